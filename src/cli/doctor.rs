@@ -1,0 +1,140 @@
+//! `peakscope doctor`: versions, devices, and a line-per-file check of a project config.
+use crate::config::ProjectConfig;
+use crate::genome::genes::Genes;
+use crate::genome::peaks::{PeakReadOptions, PeakSet};
+use crate::genome::{BigWig, Fasta};
+use crate::model::device;
+use anyhow::Result;
+use std::path::Path;
+
+/// One line of the report.
+pub struct Check {
+    pub what: String,
+    pub result: std::result::Result<String, String>,
+}
+
+fn line(what: impl Into<String>, r: Result<String>) -> Check {
+    Check { what: what.into(), result: r.map_err(|e| format!("{e:#}")) }
+}
+
+/// Check every file of a config; never stops at the first problem.
+pub fn check_config(cfg: &ProjectConfig, load_models: bool) -> Vec<Check> {
+    let mut out = Vec::new();
+    let fasta = Fasta::open(&cfg.genome.fasta);
+    let fasta_chroms = fasta.as_ref().ok().map(|f| f.chroms().clone());
+    out.push(line(
+        format!("genome.fasta {}", cfg.genome.fasta.display()),
+        fasta.map(|f| {
+            let total: u64 = f.chroms().lengths().iter().sum();
+            format!("{} sequences, {:.2} Mb", f.chroms().len(), total as f64 / 1e6)
+        }),
+    ));
+    if let Some(g) = &cfg.genome.genes {
+        out.push(line(format!("genome.genes {}", g.display()), Genes::read(g).map(|g| format!("{} genes", g.all().len()))));
+    }
+    for t in &cfg.tracks {
+        let r = BigWig::open(&t.bigwig).and_then(|bw| {
+            let mut msg = format!("{} chromosomes, {} zoom levels", bw.chroms().len(), bw.zoom_levels().len());
+            if let Some(fc) = &fasta_chroms {
+                let shared = bw.chroms().names().iter().filter(|n| fc.resolve(n).is_some()).count();
+                if shared == 0 {
+                    anyhow::bail!(
+                        "no chromosome matches the FASTA (bigWig has {}; FASTA has {})",
+                        bw.chroms().preview(),
+                        fc.preview()
+                    );
+                }
+                let mismatched: Vec<String> = bw
+                    .chroms()
+                    .iter()
+                    .filter_map(|(n, len)| fc.len_of(n).filter(|&fl| fl != len).map(|fl| format!("{n} {len} vs {fl}")))
+                    .take(3)
+                    .collect();
+                if !mismatched.is_empty() {
+                    anyhow::bail!("chromosome lengths differ from the FASTA (another assembly?): {}", mismatched.join(", "));
+                }
+                msg += &format!(", {shared} shared with the FASTA");
+            }
+            Ok(msg)
+        });
+        out.push(line(format!("track {} bigwig {}", t.name, t.bigwig.display()), r));
+        if let Some(p) = &t.peaks {
+            out.push(line(
+                format!("track {} peaks {}", t.name, p.display()),
+                PeakSet::read(p, &PeakReadOptions::default()).map(|s| format!("{} peaks", s.len())),
+            ));
+        }
+    }
+    if let Some(p) = &cfg.peaks {
+        let r = PeakSet::read(&p.file, &PeakReadOptions { label_column: Some(p.label_column) }).and_then(|s| {
+            let labels = s.label_counts();
+            for u in &p.ubiquitous {
+                if !labels.iter().any(|(l, _)| l == u) {
+                    let have: Vec<&str> = labels.iter().take(8).map(|(l, _)| l.as_str()).collect();
+                    anyhow::bail!("ubiquitous label '{u}' never occurs in column {} (labels: {})", p.label_column, have.join(", "));
+                }
+            }
+            Ok(format!("{} peaks, {} labels", s.len(), labels.len()))
+        });
+        out.push(line(format!("peaks {}", p.file.display()), r));
+    }
+    for m in &cfg.models {
+        let unknown: Vec<&str> = m.targets.iter().filter(|t| cfg.track_index(t).is_none()).map(|s| s.as_str()).collect();
+        let r = crate::model::check_model_file(m, load_models).map(|mut s| {
+            if !unknown.is_empty() {
+                s += &format!("; targets without a track: {}", unknown.join(", "));
+            }
+            s
+        });
+        out.push(line(format!("model {} {}", m.name, m.path.display()), r));
+    }
+    out
+}
+
+pub fn run(config: Option<&Path>, load_models: bool) -> Result<()> {
+    println!("peakscope {}", env!("CARGO_PKG_VERSION"));
+    println!("libtorch  {} ({})", device::libtorch_version(), device::libtorch_lib_dir());
+    println!(
+        "cpu       {} threads available, torch uses {} intra-op threads",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        tch::get_num_threads()
+    );
+    if tch::Cuda::is_available() {
+        let n = tch::Cuda::device_count();
+        println!("cuda      available: {n} device(s)");
+        for i in 0..n as usize {
+            println!("          cuda:{i} {}", device::cuda_device_name(i).unwrap_or_else(|| "(name unavailable)".into()));
+        }
+        println!(
+            "cudnn     {}",
+            if tch::Cuda::cudnn_is_available() { format!("available (version {})", tch::utils::version_cudnn()) } else { "not available".into() }
+        );
+    } else {
+        println!(
+            "cuda      not available ({})",
+            if device::cuda_linked() { "libtorch_cuda is linked; no GPU or driver found" } else { "this libtorch build has no CUDA" }
+        );
+    }
+    let Some(path) = config else {
+        println!("config    none given (peakscope doctor CONFIG checks a project's files)");
+        return Ok(());
+    };
+    let cfg = ProjectConfig::load(path)?;
+    println!("config    {}", path.display());
+    let checks = check_config(&cfg, load_models);
+    let mut bad = 0;
+    for c in &checks {
+        match &c.result {
+            Ok(msg) => println!("  OK    {}: {msg}", c.what),
+            Err(e) => {
+                bad += 1;
+                println!("  FAIL  {}: {e}", c.what)
+            }
+        }
+    }
+    if bad > 0 {
+        anyhow::bail!("{bad} of {} config checks failed", checks.len());
+    }
+    println!("all {} checks passed", checks.len());
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Command-line interface: one clap subcommand per headless capability.
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+mod bench;
+mod doctor;
+mod model_cmds;
+mod summarize;
+
+#[derive(Parser, Debug)]
+#[command(name = "peakscope", version, about = "Terminal genome explorer for sequence-to-function models", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Versions, devices (CPU, CUDA, cuDNN), and a line-by-line check of a project config
+    Doctor {
+        /// project config (TOML) whose files to check
+        config: Option<PathBuf>,
+        /// also load each model and run a dummy batch through it
+        #[arg(long)]
+        models: bool,
+    },
+    /// Per-region bigWig statistics, like UCSC bigWigAverageOverBed (TSV)
+    Summarize(summarize::SummarizeArgs),
+    /// Predictions of a TorchScript model: per region (--bed) or tiled over a locus (--region)
+    Predict(model_cmds::PredictArgs),
+    /// In-silico saturation mutagenesis of a region (every base, every substitution)
+    Ism(model_cmds::IsmArgs),
+    /// Write a built-in TorchScript model (paper-size Basset with random weights, or a small
+    /// model with known outputs) for tests, benchmarks and trying things out
+    MakeModel {
+        #[arg(value_enum)]
+        kind: ZooModel,
+        /// output .pt file
+        #[arg(short, long)]
+        output: PathBuf,
+        /// number of outputs (basset)
+        #[arg(long, default_value_t = 10)]
+        targets: i64,
+        #[arg(long, default_value_t = 1)]
+        seed: i64,
+        /// input length (count models)
+        #[arg(long, default_value_t = 1344)]
+        input_length: i64,
+    },
+    /// Benchmark ISM of one window: ms per peak at each precision and batch size
+    BenchIsm(bench::BenchIsmArgs),
+    /// Build a .fai index (and .gzi for bgzip) for a FASTA file
+    Faidx {
+        fasta: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ZooModel {
+    /// the paper-size Basset variant (1344 bp, ≈5.8 M parameters at 10 targets)
+    Basset,
+    /// output (N, 4): base counts
+    Count,
+    /// output (N, B, 4): base counts per 32-bp bin
+    BinnedCount,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Doctor { config, models } => doctor::run(config.as_deref(), models),
+        Command::Summarize(a) => summarize::run(a),
+        Command::BenchIsm(a) => bench::run(a),
+        Command::Predict(a) => model_cmds::predict(a),
+        Command::Ism(a) => model_cmds::ism(a),
+        Command::MakeModel { kind, output, targets, seed, input_length } => {
+            use crate::model::zoo;
+            let m = match kind {
+                ZooModel::Basset => {
+                    let (m, n) = zoo::basset(targets, seed)?;
+                    eprintln!("basset: {n} parameters, input 1344 bp, {targets} outputs");
+                    m
+                }
+                ZooModel::Count => zoo::base_count(input_length)?,
+                ZooModel::BinnedCount => zoo::binned_count(input_length, 32)?,
+            };
+            zoo::save(&m, &output)?;
+            eprintln!("wrote {}", output.display());
+            Ok(())
+        }
+        Command::Faidx { fasta } => {
+            crate::genome::fasta::build_index(&fasta)?;
+            let fa = crate::genome::Fasta::open(&fasta)?;
+            eprintln!("indexed {}: {} sequences", fasta.display(), fa.chroms().len());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,9 @@
+use clap::Parser;
+
+fn main() {
+    let cli = peakscope::cli::Cli::parse();
+    if let Err(e) = peakscope::cli::run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

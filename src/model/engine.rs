@@ -1,0 +1,364 @@
+//! Loading TorchScript models and running batches through them.
+//!
+//! Input is a (N, 4, L) one-hot float tensor in ACGT order. Outputs are normalised to
+//! (N, B, T): B output bins (1 for per-sequence models) by T targets.
+use crate::config::{ModelConfig, OutputLayout};
+use crate::genome::onehot;
+use anyhow::{anyhow, bail, Context, Result};
+use ndarray::Array3;
+use std::path::{Path, PathBuf};
+use tch::{CModule, Device, IValue, Kind, Tensor};
+
+/// Everything needed to run a model, from a config entry or from CLI flags.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    pub name: String,
+    pub path: PathBuf,
+    pub input_length: usize,
+    pub targets: Vec<String>,
+    pub layout: OutputLayout,
+    pub bin_size: Option<u32>,
+    /// average with the reverse complement
+    pub rc: bool,
+    /// also average over shifts -k..=k bp
+    pub shifts: u32,
+    pub batch_size: usize,
+    pub replicate_group: Option<String>,
+}
+
+impl ModelSpec {
+    pub fn from_config(m: &ModelConfig) -> Self {
+        ModelSpec {
+            name: m.name.clone(),
+            path: m.path.clone(),
+            input_length: m.input_length as usize,
+            targets: m.targets.clone(),
+            layout: m.output,
+            bin_size: m.bin_size,
+            rc: m.rc,
+            shifts: m.shifts,
+            batch_size: m.batch_size.unwrap_or(64),
+            replicate_group: m.replicate_group.clone(),
+        }
+    }
+
+    /// Sequence length each prediction needs: the input plus the shift margin on both sides.
+    pub fn context_length(&self) -> usize {
+        self.input_length + 2 * self.shifts as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F16,
+    BF16,
+}
+
+impl Precision {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "fp32" | "f32" | "float32" => Ok(Precision::F32),
+            "fp16" | "f16" | "half" | "float16" => Ok(Precision::F16),
+            "bf16" | "bfloat16" => Ok(Precision::BF16),
+            _ => bail!("--precision '{s}': expected fp32, fp16 or bf16"),
+        }
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Precision::F32 => Kind::Float,
+            Precision::F16 => Kind::Half,
+            Precision::BF16 => Kind::BFloat16,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Precision::F32 => "fp32",
+            Precision::F16 => "fp16",
+            Precision::BF16 => "bf16",
+        }
+    }
+}
+
+/// Refuse files that cannot be TorchScript before libtorch prints a C++ backtrace.
+pub fn check_torchscript_file(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let p = path.display();
+    let mut f = std::fs::File::open(path).map_err(|e| anyhow!("model {p}: cannot read it ({e})"))?;
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic).unwrap_or(0);
+    if n < 4 || &magic != b"PK\x03\x04" {
+        bail!(
+            "model {p} is not a TorchScript file (expected the zip archive torch.jit.save writes). \
+             A state_dict or pickled nn.Module cannot be loaded: export it with \
+             `torch.jit.trace(model.eval(), torch.zeros(1, 4, L)).save(\"{p}\")`"
+        );
+    }
+    Ok(())
+}
+
+/// The first line of a libtorch error (the rest is a C++ backtrace).
+pub fn torch_msg(e: &tch::TchError) -> String {
+    let s = e.to_string();
+    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+    first.trim_start_matches("Torch(\"").trim_start_matches("Internal torch error: ").to_string()
+}
+
+fn is_oom(e: &tch::TchError) -> bool {
+    let s = e.to_string();
+    s.contains("out of memory") || s.contains("OutOfMemory")
+}
+
+/// A loaded model on one device.
+pub struct Model {
+    pub spec: ModelSpec,
+    module: CModule,
+    device: Device,
+    precision: Precision,
+    n_targets: usize,
+    n_bins: usize,
+    /// current batch size (halved on CUDA out-of-memory)
+    batch_size: usize,
+}
+
+impl Model {
+    /// Load a TorchScript file on `device`, switch it to eval mode, and check its output
+    /// shape on a dummy batch against the declared layout.
+    pub fn load(spec: ModelSpec, device: Device, precision: Precision) -> Result<Model> {
+        check_torchscript_file(&spec.path)?;
+        if precision != Precision::F32 && !device.is_cuda() {
+            bail!("--precision {} needs a CUDA device; on CPU use fp32", precision.label());
+        }
+        if spec.batch_size == 0 {
+            bail!("model {}: batch size must be > 0", spec.name);
+        }
+        let p = spec.path.display().to_string();
+        let mut module = CModule::load_on_device(&spec.path, device)
+            .map_err(|e| anyhow!("model {p}: libtorch could not load it: {}", torch_msg(&e)))?;
+        module.set_eval();
+        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec };
+        let _g = tch::no_grad_guard();
+        let l = m.spec.input_length;
+        let dummy = Tensor::zeros([2, 4, l as i64], (Kind::Float, device));
+        let out = m.raw_forward(&dummy).map_err(|e| {
+            anyhow!(
+                "model {p} failed on a dummy batch of shape (2, 4, {l}): {}. Is input_length = {l} right for this model, and does it take one-hot (N, 4, L) input?",
+                e.msg
+            )
+        })?;
+        let shape = out.size();
+        let expect = match m.spec.layout {
+            OutputLayout::Scalar => "(N, T)",
+            OutputLayout::BinsTargets => "(N, B, T)",
+            OutputLayout::TargetsBins => "(N, T, B)",
+        };
+        let (bins, targets) = match (m.spec.layout, shape.as_slice()) {
+            (OutputLayout::Scalar, [2, t]) => (1, *t),
+            (OutputLayout::BinsTargets, [2, b, t]) => (*b, *t),
+            (OutputLayout::TargetsBins, [2, t, b]) => (*b, *t),
+            _ => bail!(
+                "model {p}: output shape {shape:?} on a batch of 2 does not match the declared layout {:?}: expected {expect}. \
+                 Declare the layout (config `output = \"scalar\" | \"bins_targets\" | \"targets_bins\"`, or --output-layout)",
+                m.spec.layout
+            ),
+        };
+        if m.spec.targets.len() > targets as usize {
+            bail!(
+                "model {p}: {} target names given ({}) but the model has {targets} output(s)",
+                m.spec.targets.len(),
+                m.spec.targets.join(",")
+            );
+        }
+        m.n_targets = targets as usize;
+        m.n_bins = bins as usize;
+        Ok(m)
+    }
+
+    pub fn n_targets(&self) -> usize {
+        self.n_targets
+    }
+
+    pub fn n_bins(&self) -> usize {
+        self.n_bins
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    pub fn set_batch_size(&mut self, b: usize) {
+        self.batch_size = b.max(1);
+    }
+
+    pub fn target_names(&self) -> Vec<String> {
+        (0..self.n_targets).map(|i| self.spec.targets.get(i).cloned().unwrap_or_else(|| format!("t{i}"))).collect()
+    }
+
+    /// Forward one batch already on the device; returns the model's tensor as it comes.
+    fn raw_forward(&self, x: &Tensor) -> std::result::Result<Tensor, ForwardError> {
+        let _autocast = match self.precision {
+            Precision::F32 => None,
+            p => Some(AutocastGuard::enter(p).map_err(|msg| ForwardError { oom: false, msg })?),
+        };
+        let out = self.module.forward_is(&[IValue::Tensor(x.shallow_clone())]).map_err(|e| ForwardError { oom: is_oom(&e), msg: torch_msg(&e) })?;
+        let bad = |msg: String| ForwardError { oom: false, msg };
+        match out {
+            IValue::Tensor(t) => Ok(t),
+            IValue::Tuple(v) | IValue::GenericList(v) => match v.into_iter().next() {
+                Some(IValue::Tensor(t)) => Ok(t),
+                _ => Err(bad("the model returned a tuple/list whose first element is not a tensor".into())),
+            },
+            other => Err(bad(format!("the model returned {other:?}, not a tensor"))),
+        }
+    }
+
+    /// Normalise a raw output to (N, B, T) float32 on the device.
+    fn normalise(&self, out: Tensor, n: i64) -> Result<Tensor> {
+        let out = out.to_kind(Kind::Float);
+        let out = match self.spec.layout {
+            OutputLayout::Scalar => out.reshape([n, 1, self.n_targets as i64]),
+            OutputLayout::BinsTargets => out,
+            OutputLayout::TargetsBins => out.transpose(1, 2),
+        };
+        let s = out.size();
+        if s != [n, self.n_bins as i64, self.n_targets as i64] {
+            bail!("model {}: output shape changed between batches: {s:?}", self.spec.name);
+        }
+        Ok(out)
+    }
+
+    /// Forward a device batch (N, 4, L) and return (N, B, T) float32 on the device.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let _g = tch::no_grad_guard();
+        let out = self.raw_forward(x).map_err(|e| anyhow!("model {}: forward failed: {}", self.spec.name, e.msg))?;
+        self.normalise(out, x.size()[0])
+    }
+
+    /// Run `n` rows through the model in batches of the current batch size: `make(i, j)`
+    /// builds rows `i..j` as a device tensor, `sink(i, out)` takes their (j-i, B, T)
+    /// output. On CUDA out-of-memory the batch size is halved and the batch retried.
+    pub fn run_batched(
+        &mut self,
+        n: usize,
+        mut make: impl FnMut(usize, usize) -> Result<Tensor>,
+        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        let _g = tch::no_grad_guard();
+        let mut i = 0;
+        while i < n {
+            let j = (i + self.batch_size).min(n);
+            let x = make(i, j)?;
+            match self.raw_forward(&x) {
+                Ok(out) => {
+                    sink(i, self.normalise(out, (j - i) as i64)?)?;
+                    i = j;
+                }
+                Err(e) if e.oom && self.batch_size > 1 => {
+                    self.batch_size /= 2;
+                    eprintln!("note: model {}: CUDA out of memory; batch size halved to {}", self.spec.name, self.batch_size);
+                }
+                Err(e) if e.oom => bail!("model {}: CUDA out of memory even at batch size 1", self.spec.name),
+                Err(e) => bail!("model {}: forward failed: {}", self.spec.name, e.msg),
+            }
+        }
+        Ok(())
+    }
+
+    /// Test-time-averaged predictions for sequences of length `context_length()`:
+    /// the mean over shifts -k..=k (windows of input_length inside the context) and, with
+    /// `rc`, over both strands (binned outputs flipped back along the bins). Returns
+    /// (N, B, T) on the host.
+    pub fn predict_seqs<S: AsRef<[u8]>>(&mut self, seqs: &[S]) -> Result<Array3<f32>> {
+        let ctx = self.spec.context_length();
+        for (i, s) in seqs.iter().enumerate() {
+            if s.as_ref().len() != ctx {
+                bail!("sequence {i} has length {} but model {} needs {ctx}", s.as_ref().len(), self.spec.name);
+            }
+        }
+        let n = seqs.len();
+        let (b, t) = (self.n_bins, self.n_targets);
+        let l = self.spec.input_length as i64;
+        let shifts = self.spec.shifts as i64;
+        let rc = self.spec.rc;
+        let views = ((2 * shifts + 1) * if rc { 2 } else { 1 }) as usize;
+        let device = self.device;
+        let mut out = Array3::<f32>::zeros((n, b, t));
+        // each request row expands to `views` model inputs
+        let total = n * views;
+        let mut acc = vec![0f32; n * b * t];
+        self.run_batched(
+            total,
+            |i, j| {
+                let mut host = vec![0f32; (j - i) * 4 * l as usize];
+                for (r, k) in (i..j).enumerate() {
+                    let (row, v) = (k / views, k % views);
+                    let (shift, strand_rc) = ((v / if rc { 2 } else { 1 }) as usize, rc && v % 2 == 1);
+                    let s = &seqs[row].as_ref()[shift..shift + l as usize];
+                    let s = if strand_rc { onehot::reverse_complement(s) } else { s.to_vec() };
+                    let a = onehot::one_hot(&s);
+                    host[r * 4 * l as usize..(r + 1) * 4 * l as usize].copy_from_slice(a.as_slice().unwrap());
+                }
+                Ok(Tensor::from_slice(&host).reshape([(j - i) as i64, 4, l]).to_device(device))
+            },
+            |i, o| {
+                let o = o.to_device(Device::Cpu).contiguous();
+                let v: Vec<f32> = Vec::<f32>::try_from(o.reshape([-1])).context("copying predictions to the host")?;
+                for (r, k) in (i..i + v.len() / (b * t)).enumerate() {
+                    let (row, vi) = (k / views, k % views);
+                    let strand_rc = rc && vi % 2 == 1;
+                    for bi in 0..b {
+                        let src_b = if strand_rc { b - 1 - bi } else { bi };
+                        for ti in 0..t {
+                            acc[(row * b + bi) * t + ti] += v[(r * b + src_b) * t + ti];
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        for (o, a) in out.as_slice_mut().unwrap().iter_mut().zip(acc) {
+            *o = a / views as f32;
+        }
+        Ok(out)
+    }
+}
+
+extern "C" {
+    fn peakscope_autocast_enter(dtype: i32) -> i32;
+    fn peakscope_autocast_exit() -> i32;
+}
+
+/// CUDA autocast to fp16/bf16 for the guard's lifetime (like `torch.autocast` in Python):
+/// matmuls and convolutions run in half precision, reductions stay in fp32.
+struct AutocastGuard;
+
+impl AutocastGuard {
+    fn enter(p: Precision) -> std::result::Result<Self, String> {
+        let code = if p == Precision::BF16 { 1 } else { 0 };
+        if unsafe { peakscope_autocast_enter(code) } != 0 {
+            return Err(format!("could not enable {} autocast", p.label()));
+        }
+        Ok(AutocastGuard)
+    }
+}
+
+impl Drop for AutocastGuard {
+    fn drop(&mut self) {
+        unsafe { peakscope_autocast_exit() };
+    }
+}
+
+struct ForwardError {
+    oom: bool,
+    msg: String,
+}
