@@ -78,8 +78,10 @@ impl BinSummary {
 struct Rec {
     start: u32,
     end: u32,
+    /// bases with data inside [start, end)
     covered: u32,
-    sum: f64,
+    /// mean over the covered bases
+    mean: f64,
     max: f32,
 }
 
@@ -265,7 +267,7 @@ impl BigWig {
             if level == 0 {
                 for v in self.read_values(&name, s, e).map_err(|er| self.read_err(er))? {
                     let n = v.end - v.start;
-                    recs.push(Rec { start: v.start, end: v.end, covered: n, sum: v.value as f64 * n as f64, max: v.value });
+                    recs.push(Rec { start: v.start, end: v.end, covered: n, mean: v.value as f64, max: v.value });
                 }
             } else {
                 let it = self.reader.get_zoom_interval(&name, s, e, level).map_err(|er| anyhow!("bigWig {}: zoom read: {er}", self.path.display()))?;
@@ -280,8 +282,8 @@ impl BigWig {
                     recs.push(Rec {
                         start: zs,
                         end: ze,
-                        covered: (z.summary.bases_covered as f64 * frac).round() as u32,
-                        sum: z.summary.sum * frac,
+                        covered: ((z.summary.bases_covered as f64 * frac).round() as u32).max(1),
+                        mean: z.summary.sum / z.summary.bases_covered as f64,
                         max: z.summary.max_val as f32,
                     });
                 }
@@ -343,10 +345,15 @@ impl BigWig {
                     if bs >= be {
                         continue;
                     }
-                    let frac = (be - bs) as f64 / rlen;
+                    // fully covered records (all raw data) share out whole bases exactly
+                    let part = if r.covered == r.end - r.start {
+                        (be - bs) as f64
+                    } else {
+                        r.covered as f64 * (be - bs) as f64 / rlen
+                    };
                     let b = &mut bins[i];
-                    b.covered += r.covered as f64 * frac;
-                    b.sum += r.sum * frac;
+                    b.covered += part;
+                    b.sum += r.mean * part;
                     if b.max.is_nan() || r.max > b.max {
                         b.max = r.max;
                     }

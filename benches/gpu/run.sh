@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The GPU check (issue: prove the CUDA path and make ISM fast). Build the release binary
+# on any machine, carry it and this folder to a GPU machine with python3 + torch 2.11, and
+# run:  bash benches/gpu/run.sh [path/to/peakscope] [out-dir]
+# Needs the tangermeme 1.6 wheel importable (PYTHONPATH) for the baseline.
+set -uo pipefail
+B=${1:-target/release/peakscope}
+OUT=${2:-${OUT:-/tmp/peakscope-gpu}}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$OUT"
+TORCH_LIB=$(python3 -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export LD_LIBRARY_PATH="$TORCH_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+W=$(mktemp -d)
+step() { echo; echo "=== $* ($(date +%T))"; }
+
+step "GPU"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+step "doctor"; "$B" doctor || exit 1
+step "inputs"
+python3 "$HERE/gen_data.py" "$W"
+"$B" faidx "$W/g.fa"
+"$B" make-model basset -o "$W/basset.pt" --targets 10
+M=(--model "$W/basset.pt" --input-length 1344 --fasta "$W/g.fa")
+
+step "predict: CPU vs CUDA (64 regions)"
+"$B" predict "${M[@]}" --bed "$W/few.bed" --device cpu -o "$OUT/pred_cpu.tsv"
+for p in fp32 fp16 bf16; do
+  "$B" predict "${M[@]}" --bed "$W/few.bed" --device cuda --precision $p -o "$OUT/pred_cuda_$p.tsv"
+  python3 "$HERE/compare.py" "$OUT/pred_cpu.tsv" "$OUT/pred_cuda_$p.tsv" 4
+done
+
+step "ism: CPU vs CUDA (100 bp, 300 mutants)"
+R=chr1:100,001-100,100
+"$B" ism "${M[@]}" --region $R --device cpu -o "$OUT/ism_cpu.tsv"
+for p in fp32 fp16 bf16; do
+  "$B" ism "${M[@]}" --region $R --device cuda --precision $p --batch-size 512 -o "$W/ism_cuda_$p.tsv"
+  python3 "$HERE/compare.py" "$OUT/ism_cpu.tsv" "$W/ism_cuda_$p.tsv" 4
+done
+step "ism deltas vs tangermeme raw outputs on CUDA (fp32)"
+python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --compare "$W/ism_cuda_fp32.tsv" --window "$W/ism_window.txt" --start 622 --end 722
+
+step "ISM benchmark: peakscope, 1344 bp window, 4032 mutants"
+"$B" bench-ism --model "$W/basset.pt" --device cuda --precision fp32,fp16,bf16 --batch-sizes 256,1024,2048,4032 --repeats 5 | tee "$OUT/bench_peakscope.tsv"
+step "ISM benchmark: tangermeme 1.6 (fast=False), same model and window"
+python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --dtypes float32,float16,bfloat16 --batch-sizes 256,1024,4032 --repeats 3 | tee "$OUT/bench_tangermeme.tsv"
+
+step "prediction throughput: 20000 regions"
+for p in fp32 fp16; do
+  /usr/bin/time -f "predict cuda $p: %e s" "$B" predict "${M[@]}" --bed "$W/regions.bed" --device cuda --precision $p --batch-size 1024 -o "$W/p.tsv"
+done
+echo done

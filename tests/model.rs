@@ -1,0 +1,299 @@
+//! Model engine against independent computation: models whose outputs are known functions
+//! of the input, and Python torch on the same TorchScript file.
+mod common;
+use common::*;
+use peakscope::config::OutputLayout;
+use peakscope::genome::onehot::{one_hot, reverse_complement};
+use peakscope::genome::{Fasta, Locus};
+use peakscope::jobs::{ModelEvent, ModelWorker};
+use peakscope::model::engine::{Model, ModelSpec, Precision};
+use peakscope::model::ism::{attributions, run_ism, IsmPlan};
+use peakscope::model::zoo;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tch::Device;
+
+fn spec(path: &Path, l: usize) -> ModelSpec {
+    ModelSpec {
+        name: "m".into(),
+        path: path.to_path_buf(),
+        input_length: l,
+        targets: vec![],
+        layout: OutputLayout::Scalar,
+        bin_size: None,
+        rc: false,
+        shifts: 0,
+        batch_size: 7,
+        replicate_group: None,
+    }
+}
+
+fn counts(seq: &[u8]) -> [f32; 4] {
+    let mut c = [0f32; 4];
+    for &b in seq {
+        if let Some(i) = peakscope::genome::onehot::base_index(b) {
+            c[i] += 1.0;
+        }
+    }
+    c
+}
+
+#[test]
+fn count_model_predictions_are_base_counts() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("count.pt");
+    zoo::save(&zoo::base_count(50).unwrap(), &p).unwrap();
+    let mut m = Model::load(spec(&p, 50), Device::Cpu, Precision::F32).unwrap();
+    assert_eq!((m.n_targets(), m.n_bins()), (4, 1));
+    let mut rng = Rng::new(1);
+    let mut seqs: Vec<Vec<u8>> = (0..23).map(|_| rng.dna(50)).collect();
+    seqs[3][10..20].copy_from_slice(b"NNNNNRYNNN"); // N and IUPAC count as nothing
+    let pred = m.predict_seqs(&seqs).unwrap();
+    for (i, s) in seqs.iter().enumerate() {
+        let c = counts(s);
+        for t in 0..4 {
+            assert_eq!(pred[[i, 0, t]], c[t], "seq {i} target {t}");
+        }
+    }
+}
+
+#[test]
+fn ism_deltas_of_count_model_are_exact() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("count.pt");
+    zoo::save(&zoo::base_count(40).unwrap(), &p).unwrap();
+    let mut rng = Rng::new(2);
+    let mut chrom = rng.dna(300);
+    chrom[150] = b'N';
+    let fa = Fasta::open(fasta(d.path(), &[("chr1", &chrom)])).unwrap();
+    let region = Locus::new("chr1", 145, 155); // includes the N at 150
+    let plan = IsmPlan::new(&fa, &region, 40).unwrap();
+    assert_eq!(plan.mutants.len(), 9 * 3 + 4, "3 alts per base, 4 at the N");
+    assert_eq!(plan.genomic_pos(plan.mutants[0].0), 145);
+    let mut m = Model::load(spec(&p, 40), Device::Cpu, Precision::F32).unwrap();
+    let mut chunks = 0;
+    let res = run_ism(&mut m, &plan, false, &AtomicBool::new(false), |_, _| chunks += 1).unwrap();
+    assert_eq!(chunks, plan.mutants.len().div_ceil(7), "one chunk per batch");
+    assert_eq!(res.ref_pred, counts(&plan.seq).to_vec());
+    for (k, &(pos, alt)) in plan.mutants.iter().enumerate() {
+        let r = peakscope::genome::onehot::base_index(plan.ref_base(pos));
+        for t in 0..4 {
+            let want = (t == alt as usize) as i32 as f32 - (Some(t) == r) as i32 as f32;
+            assert_eq!(res.delta(k, t), want, "mutant {k} target {t}");
+        }
+    }
+    // attribution at the reference base (deltas mean-centred over the 4 bases)
+    let attr = attributions(&plan, &res);
+    for (pos, t, v) in attr {
+        let r = peakscope::genome::onehot::base_index(plan.seq[pos as usize]);
+        let want = match r {
+            // target = ref channel: deltas over bases are (0 at ref, -1 at each alt) → 0 - (-3/4)
+            Some(ri) if ri == t => 0.75,
+            // other target t: delta is +1 at alt t, 0 elsewhere → 0 - 1/4
+            Some(_) => -0.25,
+            None => 0.0,
+        };
+        assert!((v - want).abs() < 1e-6, "pos {pos} target {t}: {v} vs {want}");
+    }
+}
+
+#[test]
+fn reverse_complement_and_shift_averaging_match_direct_computation() {
+    let (l, t, k) = (30usize, 3usize, 2u32);
+    let mut rng = Rng::new(3);
+    let w: Vec<f32> = (0..t * 4 * l).map(|_| (rng.unit() * 2.0 - 1.0) as f32).collect();
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("lin.pt");
+    zoo::save(&zoo::positional_linear(&w, t as i64, l as i64).unwrap(), &p).unwrap();
+    let f = |s: &[u8]| -> Vec<f64> {
+        let x = one_hot(s);
+        (0..t)
+            .map(|ti| (0..4).flat_map(|c| (0..l).map(move |q| (c, q))).map(|(c, q)| w[(ti * 4 + c) * l + q] as f64 * x[[c, q]] as f64).sum())
+            .collect()
+    };
+    let mut sp = spec(&p, l);
+    sp.rc = true;
+    sp.shifts = k;
+    let mut m = Model::load(sp, Device::Cpu, Precision::F32).unwrap();
+    let seqs: Vec<Vec<u8>> = (0..5).map(|_| rng.dna(l + 2 * k as usize)).collect();
+    let pred = m.predict_seqs(&seqs).unwrap();
+    for (i, s) in seqs.iter().enumerate() {
+        let mut want = vec![0f64; t];
+        let views = (2 * k + 1) as f64 * 2.0;
+        for sh in 0..=(2 * k as usize) {
+            let win = &s[sh..sh + l];
+            for ti in 0..t {
+                want[ti] += (f(win)[ti] + f(&reverse_complement(win))[ti]) / views;
+            }
+        }
+        for ti in 0..t {
+            assert!((pred[[i, 0, ti]] as f64 - want[ti]).abs() < 1e-4, "seq {i} t {ti}: {} vs {}", pred[[i, 0, ti]], want[ti]);
+        }
+        // the model is strand-asymmetric, so averaging really changed something
+        assert!((f(&s[k as usize..k as usize + l])[0] - want[0]).abs() > 1e-3);
+    }
+}
+
+#[test]
+fn binned_layouts_and_rc_flip_bins_back() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("binned.pt");
+    zoo::save(&zoo::binned_count(64, 16).unwrap(), &p).unwrap();
+    let mut sp = spec(&p, 64);
+    sp.layout = OutputLayout::BinsTargets;
+    sp.bin_size = Some(16);
+    let mut m = Model::load(sp.clone(), Device::Cpu, Precision::F32).unwrap();
+    assert_eq!((m.n_bins(), m.n_targets()), (4, 4));
+    let seq = b"AAAAAAAAAAAAAAAACCCCCCCCCCCCCCCCGGGGGGGGGGGGGGGGTTTTTTTTTTTTTTTA".to_vec();
+    let pred = m.predict_seqs(&[seq.clone()]).unwrap();
+    assert_eq!(pred[[0, 0, 0]], 16.0);
+    assert_eq!(pred[[0, 3, 3]], 15.0);
+    // with rc: bin b of the rc output describes bin B-1-b of the forward strand, with
+    // complemented bases; averaged back it gives (counts + complement counts) / 2
+    sp.rc = true;
+    let mut mrc = Model::load(sp.clone(), Device::Cpu, Precision::F32).unwrap();
+    let prc = mrc.predict_seqs(&[seq.clone()]).unwrap();
+    assert_eq!(prc[[0, 0, 0]], 8.0); // 16 A forward, 0 A in the complement of bin 0
+    assert_eq!(prc[[0, 0, 3]], 8.0); // 16 T in the complement of bin 0
+    // bin 3 = 15 T + 1 A: forward A count 1; on the reverse strand that bin reads 15 A + 1 T
+    assert_eq!(prc[[0, 3, 0]], 8.0);
+    assert_eq!(prc[[0, 3, 3]], 8.0);
+    assert_eq!(prc[[0, 1, 1]], 8.0); // C bin: 16 C forward, 16 G on the reverse strand
+    assert_eq!(prc[[0, 1, 2]], 8.0);
+    // declared scalar for a binned model: explained with expected vs got
+    let mut bad = sp.clone();
+    bad.layout = OutputLayout::Scalar;
+    let e = Model::load(bad, Device::Cpu, Precision::F32).err().unwrap().to_string();
+    assert!(e.contains("[2, 4, 4]") && e.contains("(N, T)"), "{e}");
+    let mut tb = sp;
+    tb.layout = OutputLayout::TargetsBins;
+    tb.rc = false;
+    let mt = Model::load(tb, Device::Cpu, Precision::F32).unwrap();
+    assert_eq!((mt.n_bins(), mt.n_targets()), (4, 4), "(N, T, B) read as T=4, B=4");
+}
+
+#[test]
+fn bad_models_and_inputs_are_explained() {
+    let d = tempfile::tempdir().unwrap();
+    let not_ts = d.path().join("weights.pth");
+    write(&not_ts, "not a zip");
+    let e = Model::load(spec(&not_ts, 100), Device::Cpu, Precision::F32).err().unwrap().to_string();
+    assert!(e.contains("not a TorchScript file") && e.contains("torch.jit.trace"), "{e}");
+    let dense = d.path().join("dense.pt");
+    zoo::save(&zoo::dense_only(100, 2, 1).unwrap(), &dense).unwrap();
+    assert!(Model::load(spec(&dense, 100), Device::Cpu, Precision::F32).is_ok());
+    let e = Model::load(spec(&dense, 120), Device::Cpu, Precision::F32).err().unwrap().to_string();
+    assert!(e.contains("dummy batch of shape (2, 4, 120)") && e.contains("input_length"), "{e}");
+    let mut named = spec(&dense, 100);
+    named.targets = vec!["a".into(), "b".into(), "c".into()];
+    let e = Model::load(named, Device::Cpu, Precision::F32).err().unwrap().to_string();
+    assert!(e.contains("3 target names") && e.contains("2 output"), "{e}");
+    let e = Model::load(spec(&dense, 100), Device::Cpu, Precision::F16).err().unwrap().to_string();
+    assert!(e.contains("needs a CUDA device"), "{e}");
+    let e = Model::load(spec(&d.path().join("nope.pt"), 100), Device::Cpu, Precision::F32).err().unwrap().to_string();
+    assert!(e.contains("nope.pt") && e.contains("cannot read"), "{e}");
+
+    // ISM plans: region longer than the window, past the end, all N
+    let mut chrom = Rng::new(4).dna(500);
+    chrom[200..260].fill(b'N');
+    let fa = Fasta::open(fasta(d.path(), &[("chr1", &chrom)])).unwrap();
+    let e = IsmPlan::new(&fa, &Locus::new("chr1", 100, 250), 100).unwrap_err().to_string();
+    assert!(e.contains("longer than the model's 100 bp"), "{e}");
+    let e = IsmPlan::new(&fa, &Locus::new("chr1", 490, 510), 100).unwrap_err().to_string();
+    assert!(e.contains("past the end"), "{e}");
+    let e = IsmPlan::new(&fa, &Locus::new("chr1", 210, 220), 100).unwrap_err().to_string();
+    assert!(e.contains("all N"), "{e}");
+    // near the chromosome start the window is padded with N and still works
+    let plan = IsmPlan::new(&fa, &Locus::new("1", 0, 5), 100).unwrap();
+    assert_eq!(plan.window_start, -48);
+    assert_eq!(&plan.seq[..48], &[b'N'; 48][..]);
+}
+
+#[test]
+fn worker_streams_ism_and_honours_cancel() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("count.pt");
+    zoo::save(&zoo::base_count(40).unwrap(), &p).unwrap();
+    let worker = ModelWorker::spawn(vec![spec(&p, 40)], Device::Cpu, Precision::F32).unwrap();
+    assert_eq!(worker.models[0].target_names, ["t0", "t1", "t2", "t3"]);
+    let seq = Rng::new(5).dna(40);
+    let plan = Arc::new(IsmPlan::from_sequence(&seq, (0, 40)));
+    let (_, rx) = worker.ism(0, plan.clone(), false, Arc::new(AtomicBool::new(false))).unwrap();
+    let (mut got, mut done) = (0, None);
+    for ev in rx {
+        match ev {
+            ModelEvent::IsmChunk { preds, total, .. } => {
+                got += preds.len() / 4;
+                assert_eq!(total, 120);
+            }
+            ModelEvent::IsmDone { result, .. } => {
+                done = Some(result.unwrap());
+                break;
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(got, 120);
+    assert!(!done.unwrap().cancelled);
+    // cancelled before it starts: returns a partial (empty) result, flagged
+    let (_, rx) = worker.ism(0, plan, false, Arc::new(AtomicBool::new(true))).unwrap();
+    let last = rx.iter().last().unwrap();
+    match last {
+        ModelEvent::IsmDone { result, .. } => {
+            let r = result.unwrap();
+            assert!(r.cancelled);
+            assert_eq!(r.done, 0);
+        }
+        _ => panic!("expected IsmDone"),
+    }
+    // predictions through the worker
+    let pred = worker.predict(0, vec![seq.clone()]).unwrap();
+    assert_eq!(pred[[0, 0, 0]], counts(&seq)[0]);
+}
+
+const PY_PREDICT: &str = r#"
+import sys, torch
+m = torch.jit.load(sys.argv[1]).eval()
+seqs = open(sys.argv[2]).read().split()
+idx = {"A": 0, "C": 1, "G": 2, "T": 3}
+x = torch.zeros(len(seqs), 4, len(seqs[0]))
+for i, s in enumerate(seqs):
+    for j, c in enumerate(s):
+        if c in idx:
+            x[i, idx[c], j] = 1
+with torch.no_grad():
+    y = m(x)
+for row in y.reshape(len(seqs), -1).tolist():
+    print("\t".join(repr(v) for v in row))
+"#;
+
+#[test]
+fn paper_size_basset_equals_python_torch() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("basset.pt");
+    let (m, n_params) = zoo::basset(10, 3).unwrap();
+    assert!((5_700_000..5_900_000).contains(&n_params), "{n_params} parameters");
+    zoo::save(&m, &p).unwrap();
+    let mut model = Model::load(spec(&p, 1344), Device::Cpu, Precision::F32).unwrap();
+    assert_eq!(model.n_targets(), 10);
+    let mut rng = Rng::new(6);
+    let mut seqs: Vec<Vec<u8>> = (0..6).map(|_| rng.dna(1344)).collect();
+    seqs[1][600..700].fill(b'N');
+    let pred = model.predict_seqs(&seqs).unwrap();
+    // outputs depend on the sequence
+    assert!((pred[[0, 0, 0]] - pred[[2, 0, 0]]).abs() > 1e-3);
+    let Some(py) = python() else { return };
+    let sp = d.path().join("seqs.txt");
+    write(&sp, &seqs.iter().map(|s| String::from_utf8(s.clone()).unwrap()).collect::<Vec<_>>().join("\n"));
+    let out = run_python(&py, PY_PREDICT, &[p.to_str().unwrap(), sp.to_str().unwrap()]);
+    let mut worst = 0f64;
+    for (i, line) in out.lines().enumerate() {
+        for (t, v) in line.split('\t').enumerate() {
+            let v: f64 = v.parse().unwrap();
+            let rel = (pred[[i, 0, t]] as f64 - v).abs() / v.abs().max(1e-6);
+            worst = worst.max(rel);
+        }
+    }
+    assert!(worst <= 1e-5, "max relative difference to Python torch: {worst}");
+}
