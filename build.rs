@@ -25,8 +25,8 @@ fn main() {
     }
     println!("cargo::rustc-check-cfg=cfg(peakscope_cuda_linked)");
     let root = lib.parent().map(PathBuf::from).unwrap_or_default();
-    // CUDA autocast with a chosen dtype (fp16/bf16), which tch does not expose
-    println!("cargo:rerun-if-changed=src/model/ffi/autocast.cpp");
+    // libtorch controls tch does not expose: autocast dtype, TF32, optimize_for_inference
+    println!("cargo:rerun-if-changed=src/model/ffi/torch_extras.cpp");
     let include = std::env::var("LIBTORCH_INCLUDE").map(PathBuf::from).unwrap_or_else(|_| root.clone()).join("include");
     cc::Build::new()
         .cpp(true)
@@ -34,10 +34,11 @@ fn main() {
         .warnings(false)
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into())))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
-        .file("src/model/ffi/autocast.cpp")
-        .compile("peakscope_autocast");
+        .file("src/model/ffi/torch_extras.cpp")
+        .compile("peakscope_torch_extras");
     let mut version = String::from("unknown");
     if let Ok(v) = std::fs::read_to_string(root.join("build-version")) {
         version = v.trim().to_string();

@@ -26,6 +26,7 @@ fn spec(path: &Path, l: usize) -> ModelSpec {
         shifts: 0,
         batch_size: 7,
         replicate_group: None,
+        optimize: true,
     }
 }
 
@@ -296,4 +297,20 @@ fn paper_size_basset_equals_python_torch() {
         }
     }
     assert!(worst <= 1e-5, "max relative difference to Python torch: {worst}");
+}
+
+#[test]
+fn optimised_module_matches_the_original() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("basset.pt");
+    zoo::save(&zoo::basset(4, 8).unwrap().0, &p).unwrap();
+    let seqs: Vec<Vec<u8>> = (0..3).map(|i| Rng::new(20 + i).dna(1344)).collect();
+    let mut plain = Model::load_with(spec(&p, 1344), Device::Cpu, Precision::F32, false).unwrap();
+    let mut opt = Model::load_with(spec(&p, 1344), Device::Cpu, Precision::F32, true).unwrap();
+    assert!(!plain.is_optimized());
+    assert!(opt.is_optimized(), "freeze + optimize_for_inference succeeded");
+    let (a, b) = (plain.predict_seqs(&seqs).unwrap(), opt.predict_seqs(&seqs).unwrap());
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert!((x - y).abs() <= 1e-4 * x.abs().max(1e-3), "{x} vs {y}");
+    }
 }

@@ -39,9 +39,9 @@ step "ism deltas vs tangermeme raw outputs on CUDA (fp32)"
 python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --compare "$W/ism_cuda_fp32.tsv" --window "$W/ism_window.txt" --start 622 --end 722
 
 step "ISM benchmark: peakscope, 1344 bp window, 4032 mutants"
-"$B" bench-ism --model "$W/basset.pt" --device cuda --precision fp32,fp16,bf16 --batch-sizes 256,1024,2048,4032 --repeats 5 | tee "$OUT/bench_peakscope.tsv"
+"$B" bench-ism --model "$W/basset.pt" --device cuda --precision fp32,fp16,bf16 --batch-sizes 512,1024,4032 --repeats 5 --compare-unoptimized | tee "$OUT/bench_peakscope.tsv"
 step "ISM benchmark: tangermeme 1.6 (fast=False), same model and window"
-python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --dtypes float32,float16,bfloat16 --batch-sizes 256,1024,4032 --repeats 3 | tee "$OUT/bench_tangermeme.tsv"
+python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --dtypes float32,float16,bfloat16 --batch-sizes 512,1024,4032 --repeats 5 | tee "$OUT/bench_tangermeme.tsv"
 
 step "prediction throughput: 20000 regions"
 for p in fp32 fp16 bf16; do

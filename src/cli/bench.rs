@@ -29,6 +29,9 @@ pub struct BenchIsmArgs {
     pub repeats: usize,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// also run each setting without freezing/optimising the module (CUDA)
+    #[arg(long)]
+    pub compare_unoptimized: bool,
 }
 
 /// A reproducible random sequence (xorshift), so runs compare like with like.
@@ -51,10 +54,11 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
     let off = (a.input_length - rl) / 2;
     let plan = IsmPlan::from_sequence(&seq, (off, off + rl));
     let cancel = AtomicBool::new(false);
-    println!("device\tprecision\tbatch\tmutants\tms_per_peak_median\tms_per_peak_min\tmutants_per_s");
+    println!("device\tprecision\toptimized\tbatch\tmutants\tms_per_peak_median\tms_per_peak_min\tmutants_per_s");
+    let variants: &[bool] = if a.compare_unoptimized { &[true, false] } else { &[true] };
     for p in &a.precision {
         let precision = Precision::parse(p)?;
-        for &bs in &a.batch_sizes {
+        for (&bs, &optimize) in a.batch_sizes.iter().flat_map(|b| variants.iter().map(move |o| (b, o))) {
             let spec = ModelSpec {
                 name: "bench".into(),
                 path: a.model.clone(),
@@ -66,6 +70,7 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
                 shifts: 0,
                 batch_size: bs,
                 replicate_group: None,
+                optimize,
             };
             let mut model = Model::load(spec, device, precision)?;
             if device.is_cuda() {
@@ -82,9 +87,10 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
             times.sort_by(|x, y| x.total_cmp(y));
             let med = times[times.len() / 2];
             println!(
-                "{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.0}",
+                "{}\t{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.0}",
                 device_label(device),
                 precision.label(),
+                model.is_optimized(),
                 model.batch_size(),
                 plan.mutants.len(),
                 med,

@@ -62,6 +62,9 @@ pub struct ModelArgs {
     /// sequences per forward pass (halved automatically on CUDA out-of-memory)
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// on CUDA, run the module as loaded instead of frozen and optimised for inference
+    #[arg(long)]
+    pub no_optimize: bool,
 }
 
 impl ModelArgs {
@@ -89,6 +92,7 @@ impl ModelArgs {
                     shifts: 0,
                     batch_size: 64,
                     replicate_group: None,
+                optimize: true,
                 }
             }
         };
@@ -105,6 +109,7 @@ impl ModelArgs {
         if let Some(k) = self.shifts {
             spec.shifts = k;
         }
+        spec.optimize &= !self.no_optimize;
         if let Some(b) = self.batch_size {
             if b == 0 {
                 bail!("--batch-size must be > 0");

@@ -24,6 +24,8 @@ pub struct ModelSpec {
     pub shifts: u32,
     pub batch_size: usize,
     pub replicate_group: Option<String>,
+    /// on CUDA, freeze and optimise the module for inference (verified against the original)
+    pub optimize: bool,
 }
 
 impl ModelSpec {
@@ -39,6 +41,7 @@ impl ModelSpec {
             shifts: m.shifts,
             batch_size: m.batch_size.unwrap_or(64),
             replicate_group: m.replicate_group.clone(),
+            optimize: true,
         }
     }
 
@@ -121,12 +124,22 @@ pub struct Model {
     n_bins: usize,
     /// current batch size (halved on CUDA out-of-memory)
     batch_size: usize,
+    optimized: bool,
 }
 
 impl Model {
     /// Load a TorchScript file on `device`, switch it to eval mode, and check its output
-    /// shape on a dummy batch against the declared layout.
+    /// shape on a dummy batch against the declared layout. On CUDA the module is also
+    /// optimised for inference (see [`Model::load_with`]).
     pub fn load(spec: ModelSpec, device: Device, precision: Precision) -> Result<Model> {
+        let optimize = spec.optimize && device.is_cuda();
+        Self::load_with(spec, device, precision, optimize)
+    }
+
+    /// As [`Model::load`]; with `optimize`, the module is frozen and optimised for
+    /// inference (batch norm folded into convolutions etc.) and kept only if it agrees with
+    /// the original on a random batch (≤ 1e-4 relative), else the original is used.
+    pub fn load_with(spec: ModelSpec, device: Device, precision: Precision, optimize: bool) -> Result<Model> {
         check_torchscript_file(&spec.path)?;
         if precision != Precision::F32 && !device.is_cuda() {
             bail!("--precision {} needs a CUDA device; on CPU use fp32", precision.label());
@@ -138,7 +151,7 @@ impl Model {
         let mut module = CModule::load_on_device(&spec.path, device)
             .map_err(|e| anyhow!("model {p}: libtorch could not load it: {}", torch_msg(&e)))?;
         module.set_eval();
-        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec };
+        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec, optimized: false };
         let _g = tch::no_grad_guard();
         let l = m.spec.input_length;
         let dummy = Tensor::zeros([2, 4, l as i64], (Kind::Float, device));
@@ -173,7 +186,47 @@ impl Model {
         }
         m.n_targets = targets as usize;
         m.n_bins = bins as usize;
+        if device.is_cuda() {
+            set_tf32(false);
+        }
+        if optimize {
+            m.try_optimize();
+        }
         Ok(m)
+    }
+
+    fn try_optimize(&mut self) {
+        let name = self.spec.name.clone();
+        let attempt = || -> Result<CModule> {
+            let tmp = optimized_copy(&self.spec.path, self.device)?;
+            let mut opt = CModule::load_on_device(&tmp, self.device).map_err(|e| anyhow!(torch_msg(&e)))?;
+            opt.set_eval();
+            // compare on random one-hot sequences, in fp32
+            let _g = tch::no_grad_guard();
+            let l = self.spec.input_length as i64;
+            let idx = Tensor::randint(4, [8, l], (Kind::Int64, self.device));
+            let x = idx.one_hot(4).permute([0, 2, 1]).to_kind(Kind::Float);
+            let a = first_tensor(self.module.forward_is(&[IValue::Tensor(x.shallow_clone())]).map_err(|e| anyhow!(torch_msg(&e)))?)?;
+            let b = first_tensor(opt.forward_is(&[IValue::Tensor(x)]).map_err(|e| anyhow!(torch_msg(&e)))?)?;
+            let scale = a.abs().max().double_value(&[]).max(1e-6);
+            let diff = (a - b).abs().max().double_value(&[]) / scale;
+            if diff > 1e-4 {
+                bail!("optimised module differs from the original by {diff:.2e} (relative)");
+            }
+            Ok(opt)
+        };
+        match attempt() {
+            Ok(opt) => {
+                self.module = opt;
+                self.optimized = true;
+            }
+            Err(e) => eprintln!("note: model {name}: running unoptimised ({e:#})"),
+        }
+    }
+
+    /// Whether the module runs frozen and optimised for inference.
+    pub fn is_optimized(&self) -> bool {
+        self.optimized
     }
 
     pub fn n_targets(&self) -> usize {
@@ -211,15 +264,7 @@ impl Model {
             p => Some(AutocastGuard::enter(p).map_err(|msg| ForwardError { oom: false, msg })?),
         };
         let out = self.module.forward_is(&[IValue::Tensor(x.shallow_clone())]).map_err(|e| ForwardError { oom: is_oom(&e), msg: torch_msg(&e) })?;
-        let bad = |msg: String| ForwardError { oom: false, msg };
-        match out {
-            IValue::Tensor(t) => Ok(t),
-            IValue::Tuple(v) | IValue::GenericList(v) => match v.into_iter().next() {
-                Some(IValue::Tensor(t)) => Ok(t),
-                _ => Err(bad("the model returned a tuple/list whose first element is not a tensor".into())),
-            },
-            other => Err(bad(format!("the model returned {other:?}, not a tensor"))),
-        }
+        first_tensor(out).map_err(|e| ForwardError { oom: false, msg: e.to_string() })
     }
 
     /// Normalise a raw output to (N, B, T) float32 on the device.
@@ -336,6 +381,32 @@ impl Model {
 extern "C" {
     fn peakscope_autocast_enter(dtype: i32) -> i32;
     fn peakscope_autocast_exit() -> i32;
+    fn peakscope_set_tf32(allow: i32);
+    fn peakscope_optimize_file(input: *const std::ffi::c_char, output: *const std::ffi::c_char, device: i32, err: *mut std::ffi::c_char, err_len: i32) -> i32;
+}
+
+/// Allow or forbid TF32 in cuDNN convolutions and cuBLAS matmuls (process-wide). peakscope
+/// forbids it for fp32, so CUDA fp32 results match the CPU to ~1e-6 rather than ~1e-3.
+pub fn set_tf32(allow: bool) {
+    unsafe { peakscope_set_tf32(allow as i32) }
+}
+
+/// `torch::jit::optimize_for_inference` of a TorchScript file (freeze, fold batch norm into
+/// the preceding convolution, ...), written to a temporary file that is returned.
+fn optimized_copy(path: &Path, device: Device) -> Result<tempfile::TempPath> {
+    let tmp = tempfile::Builder::new().prefix("peakscope-opt-").suffix(".pt").tempfile()?.into_temp_path();
+    let cin = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    let cout = std::ffi::CString::new(tmp.as_os_str().as_encoded_bytes())?;
+    let dev = match device {
+        Device::Cuda(i) => i as i32,
+        _ => -1,
+    };
+    let mut err = vec![0 as std::ffi::c_char; 512];
+    if unsafe { peakscope_optimize_file(cin.as_ptr(), cout.as_ptr(), dev, err.as_mut_ptr(), err.len() as i32) } != 0 {
+        let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
+        bail!("{msg}");
+    }
+    Ok(tmp)
 }
 
 /// CUDA autocast to fp16/bf16 for the guard's lifetime (like `torch.autocast` in Python):
@@ -355,6 +426,29 @@ impl AutocastGuard {
 impl Drop for AutocastGuard {
     fn drop(&mut self) {
         unsafe { peakscope_autocast_exit() };
+    }
+}
+
+/// A model's output tensor: the tensor itself, or the first element of a tuple/list
+/// (multi-head models such as ChromBPNet's (profile, counts)).
+fn first_tensor(out: IValue) -> Result<Tensor> {
+    match out {
+        IValue::Tensor(t) => Ok(t),
+        IValue::Tuple(v) | IValue::GenericList(v) => match v.into_iter().next() {
+            Some(IValue::Tensor(t)) => Ok(t),
+            _ => bail!("the model returned a tuple/list whose first element is not a tensor"),
+        },
+        other => bail!("the model returned {}, not a tensor", ivalue_kind(&other)),
+    }
+}
+
+fn ivalue_kind(v: &IValue) -> &'static str {
+    match v {
+        IValue::None => "None",
+        IValue::Double(_) | IValue::Int(_) | IValue::Bool(_) => "a number",
+        IValue::String(_) => "a string",
+        IValue::GenericDict(_) => "a dict",
+        _ => "a non-tensor value",
     }
 }
 
