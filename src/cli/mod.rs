@@ -3,10 +3,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
-mod bench;
-mod doctor;
-mod model_cmds;
-mod summarize;
+pub mod bench;
+pub mod doctor;
+pub mod model_cmds;
+pub mod summarize;
 
 #[derive(Parser, Debug)]
 #[command(name = "peakscope", version, about = "Terminal genome explorer for sequence-to-function models", long_about = None)]

@@ -340,7 +340,7 @@ pub fn ism(a: IsmArgs) -> Result<()> {
     match a.format {
         IsmFormat::Deltas => emit(a.output.as_deref(), |w| {
             writeln!(w, "pos\tref\talt\ttarget\tref_pred\talt_pred\tdelta")?;
-            for (m, &(p, alt)) in plan.mutants.iter().enumerate().take(res.done) {
+            for (m, &(p, alt)) in plan.mutants.iter().enumerate().filter(|(m, _)| res.computed[*m]) {
                 let pos = plan.genomic_pos(p);
                 let r = plan.ref_base(p) as char;
                 let alt = IsmPlan::alt_base(alt) as char;

