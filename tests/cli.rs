@@ -217,5 +217,5 @@ input_length = 100
     // unknown key: names the key and line
     write(&p, &cfg.replace("input_length = 100", "input_len = 100"));
     let (ok, _, err) = peakscope(&["doctor", p.to_str().unwrap()]);
-    assert!(!ok && err.contains("input_len") && err.contains("line 19"), "{err}");
+    assert!(!ok && err.contains("input_len") && err.contains("line 17"), "{err}");
 }

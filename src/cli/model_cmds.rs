@@ -294,6 +294,7 @@ pub struct IsmArgs {
 }
 
 pub fn ism(a: IsmArgs) -> Result<()> {
+    parse_locus(&a.region)?; // syntax errors before any file is opened
     let (spec, fasta_path) = a.model.resolve()?;
     if spec.shifts > 0 {
         bail!("ISM does not average over shifts (--shifts); use --rc for strand averaging");
