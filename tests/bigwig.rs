@@ -203,3 +203,26 @@ fn exact_stats_equal_pybigwig() {
     assert!(n > 500, "compared {n} covered regions");
 }
 
+
+#[test]
+fn peak_sets_read_from_bigbed() {
+    use bigtools::beddata::BedParserStreamingIterator;
+    use peakscope::genome::peaks::{PeakReadOptions, PeakSet};
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("peaks.bb");
+    let sizes: std::collections::HashMap<String, u32> = [("chr1".to_string(), 10_000u32), ("chr2".to_string(), 5_000)].into();
+    let entries = vec![
+        ("chr1".to_string(), bigtools::BedEntry { start: 100, end: 200, rest: "p1\t0\t.\tubiquitous".into() }),
+        ("chr1".to_string(), bigtools::BedEntry { start: 500, end: 800, rest: "p2\t0\t.\tPT_specific".into() }),
+        ("chr2".to_string(), bigtools::BedEntry { start: 10, end: 20, rest: "p3\t0\t.\tubiquitous".into() }),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let w = bigtools::BigBedWrite::create_file(&p, sizes).unwrap();
+    w.write(BedParserStreamingIterator::wrap_infallible_iter(entries.into_iter(), false), runtime).unwrap();
+    let set = PeakSet::read(&p, &PeakReadOptions { label_column: Some(7) }).unwrap();
+    assert_eq!(set.len(), 3);
+    assert_eq!(set.peaks()[1].name.as_deref(), Some("p2"));
+    assert_eq!(set.peaks()[1].label.as_deref(), Some("PT_specific"));
+    assert_eq!(set.label_counts(), vec![("ubiquitous".to_string(), 2), ("PT_specific".to_string(), 1)]);
+    assert_eq!(set.overlapping("chr1", 150, 600).len(), 2);
+}

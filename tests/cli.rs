@@ -219,3 +219,45 @@ input_length = 100
     let (ok, _, err) = peakscope(&["doctor", p.to_str().unwrap()]);
     assert!(!ok && err.contains("input_len") && err.contains("line 17"), "{err}");
 }
+
+#[test]
+fn predict_tiles_a_locus_into_tsv_and_bigwigs() {
+    let d = tempfile::tempdir().unwrap();
+    let chrom = Rng::new(60).dna(3000);
+    let fa = fasta(d.path(), &[("chr1", &chrom)]);
+    let model = d.path().join("binned.pt");
+    assert!(peakscope(&["make-model", "binned-count", "--input-length", "128", "-o", model.to_str().unwrap()]).0);
+    let base = [
+        "predict", "--model", model.to_str().unwrap(), "--input-length", "128", "--fasta", fa.to_str().unwrap(),
+        "--output-layout", "bins-targets", "--bin-size", "32", "--device", "cpu", "--region", "chr1:1,001-1,300",
+    ];
+    let (ok, out, err) = peakscope(&base);
+    assert!(ok, "{err}");
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    // 300 bp in 32-bp bins: 9 full bins and a 12-bp remainder, contiguous from 1000
+    assert_eq!(rows.len(), 10);
+    assert_eq!((rows[0][1], rows[0][2]), ("1000", "1032"));
+    assert_eq!((rows[9][1], rows[9][2]), ("1288", "1300"));
+    for w in rows.windows(2) {
+        assert_eq!(w[0][2], w[1][1]);
+    }
+    // the 4-bin model's output bins are its input's bins: counts of the bases under each
+    for r in &rows[..9] {
+        let s: usize = r[1].parse().unwrap();
+        let bin = &chrom[s..s + 32];
+        for (t, b) in b"ACGT".iter().enumerate() {
+            assert_eq!(r[3 + t].parse::<f32>().unwrap() as usize, bin.iter().filter(|&&c| c == *b).count());
+        }
+    }
+    // the same as one bigWig per target
+    let dir = d.path().join("bw");
+    let mut args = base.to_vec();
+    args.extend(["--bigwig-out", dir.to_str().unwrap()]);
+    let (ok, _, err) = peakscope(&args);
+    assert!(ok, "{err}");
+    let mut bw = peakscope::genome::BigWig::open(dir.join("binned.t2.bw")).unwrap();
+    let v = bw.values("chr1", 1000, 1300).unwrap().unwrap();
+    assert_eq!(v[0], rows[0][5].parse::<f32>().unwrap());
+    assert_eq!(v[299], rows[9][5].parse::<f32>().unwrap());
+    assert!(bw.values("chr1", 999, 1000).unwrap().unwrap()[0].is_nan(), "nothing outside the region");
+}

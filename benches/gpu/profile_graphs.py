@@ -4,24 +4,14 @@ autocast) as ceil(4032/B) batches, eagerly and as replays of one captured CUDA g
 
 usage: profile_graphs.py MODEL.pt
 """
-import sys, time, math
+import sys, math
 import torch
+from gpu_common import timeit
 
 path = sys.argv[1]
 dev = "cuda"
 torch.backends.cudnn.benchmark = True
 fz = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.load(path, map_location=dev).eval()))
-
-
-def timeit(fn, reps=5):
-    for _ in range(2):
-        fn()
-    torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t) / reps * 1e3
 
 
 for dt in (torch.float16, torch.bfloat16):
@@ -35,7 +25,7 @@ for dt in (torch.float16, torch.bfloat16):
                     with torch.autocast("cuda", dtype=dt):
                         y = fz(x)
                 return y
-            te = timeit(eager)
+            te = timeit(eager, reps=5, warmup=2)
             static_in = x.clone()
             s = torch.cuda.Stream()
             s.wait_stream(torch.cuda.current_stream())
@@ -54,7 +44,7 @@ for dt in (torch.float16, torch.bfloat16):
                         static_in.copy_(x)
                         g.replay()
                     return static_out
-                tg = timeit(replay)
+                tg = timeit(replay, reps=5, warmup=2)
             except Exception as e:
                 tg = float("nan")
                 print("capture failed:", str(e).splitlines()[0])

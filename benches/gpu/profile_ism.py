@@ -3,28 +3,19 @@ ISM batch size under several settings, and prints the top CUDA kernels of one of
 
 usage: profile_ism.py MODEL.pt [batch]
 """
-import sys, time
+import sys
 import torch
+from gpu_common import one_hot_batch, timeit
 
 path = sys.argv[1]
 bs = int(sys.argv[2]) if len(sys.argv) > 2 else 4032
 dev = "cuda"
 torch.backends.cudnn.benchmark = True
-x = torch.zeros(bs, 4, 1344, device=dev)
-idx = torch.randint(0, 4, (bs, 1344), device=dev)
-x.scatter_(1, idx.unsqueeze(1), 1.0)
+x = one_hot_batch(bs)
 
 
-def bench(name, fn, reps=10):
-    with torch.no_grad():
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        torch.cuda.synchronize()
-    print(f"{name}\t{(time.perf_counter() - t) / reps * 1e3:.2f} ms", flush=True)
+def bench(name, fn):
+    print(f"{name}\t{timeit(fn):.2f} ms", flush=True)
 
 
 m = torch.jit.load(path, map_location=dev).eval()

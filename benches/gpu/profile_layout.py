@@ -5,8 +5,9 @@ profiles the fastest variant.
 
 usage: profile_layout.py MODEL.pt
 """
-import sys, time
+import sys
 import torch
+from gpu_common import one_hot_batch, timeit
 
 path = sys.argv[1]
 dev = "cuda"
@@ -14,24 +15,10 @@ torch.backends.cudnn.benchmark = True
 
 
 def make(bs, cl):
-    x = torch.zeros(bs, 4, 1344, device=dev)
-    idx = torch.randint(0, 4, (bs, 1344), device=dev)
-    x.scatter_(1, idx.unsqueeze(1), 1.0)
+    x = one_hot_batch(bs)
     if cl:
         x = x.transpose(1, 2).contiguous().transpose(1, 2)
     return x
-
-
-def bench(fn, reps=10):
-    with torch.no_grad():
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t) / reps * 1e3
 
 
 m = torch.jit.load(path, map_location=dev).eval()
@@ -45,7 +32,7 @@ for name, mod in (("plain", m), ("frozen", fz)):
                 def f(mod=mod, dt=dt, x=x):
                     with torch.autocast("cuda", dtype=dt):
                         return mod(x)
-                ms = bench(f) * 4032 / bs
+                ms = timeit(f) * 4032 / bs
                 print(f"{name}\t{dt}\tchannels_last={cl}\tbatch={bs}\t{ms:.2f} ms per 4032", flush=True)
                 if best is None or ms < best[0]:
                     best = (ms, f, name, dt, cl, bs)
