@@ -36,7 +36,7 @@ command -v cargo >/dev/null 2>&1 || { ps_log "cargo not found: install Rust (htt
 PS_VENV="$PEAKSCOPE_CACHE/py"
 ps_venv_ok() {
   "$PS_VENV/bin/python" - <<PY 2>/dev/null
-import sys, torch, numpy, scipy, pyBigWig
+import sys, torch, numpy, scipy, sklearn, pyBigWig
 sys.exit(0 if torch.__version__.split("+")[0] == "$TORCH_VERSION" else 1)
 PY
 }
@@ -53,7 +53,7 @@ else
       ps_apt python3-venv
       python3 -m venv "$PS_VENV"
     fi
-    "$PS_VENV/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION" numpy scipy pyBigWig
+    "$PS_VENV/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION" numpy scipy scikit-learn pyBigWig
     ps_venv_ok || { ps_log "PyTorch install in $PS_VENV failed"; exit 1; }
   fi
   LIBTORCH="$("$PS_VENV/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"

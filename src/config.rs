@@ -14,6 +14,8 @@ pub struct ProjectConfig {
     pub peaks: Option<PeaksConfig>,
     #[serde(default)]
     pub models: Vec<ModelConfig>,
+    #[serde(default)]
+    pub eval: EvalConfig,
     /// The config file this was read from (not part of the TOML).
     #[serde(skip)]
     pub source: PathBuf,
@@ -55,6 +57,43 @@ pub struct PeaksConfig {
 
 fn default_label_column() -> usize {
     4
+}
+
+/// Evaluation settings (`peakscope eval`, the TUI's metrics panel).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// measured height = bigWig sum over the central W bp of each peak
+    #[serde(default = "default_center_width")]
+    pub center_width: u64,
+    /// lower edges of specificity bins (number of tracks calling a peak)
+    #[serde(default = "default_spec_edges")]
+    pub specificity_bins: Vec<u32>,
+    /// seed of the peak order shuffle (early snapshots are unbiased estimates)
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// peaks per model request
+    #[serde(default = "default_batch_peaks")]
+    pub batch_peaks: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig { center_width: default_center_width(), specificity_bins: default_spec_edges(), seed: default_seed(), batch_peaks: default_batch_peaks() }
+    }
+}
+
+fn default_center_width() -> u64 {
+    192
+}
+fn default_spec_edges() -> Vec<u32> {
+    crate::eval::strata::DEFAULT_SPECIFICITY_EDGES.to_vec()
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_batch_peaks() -> usize {
+    256
 }
 
 /// How a model's output tensor is laid out.
@@ -170,6 +209,9 @@ impl ProjectConfig {
             if m.batch_size == Some(0) {
                 bail!("model '{}': batch_size must be > 0", m.name);
             }
+        }
+        if self.eval.center_width == 0 || self.eval.batch_peaks == 0 {
+            bail!("[eval] center_width and batch_peaks must be > 0");
         }
         if let Some(p) = &self.peaks {
             if p.label_column == 0 {

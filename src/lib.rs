@@ -5,5 +5,6 @@
 pub mod cli;
 pub mod model;
 pub mod config;
+pub mod eval;
 pub mod genome;
 pub mod jobs;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod bench;
 pub mod doctor;
+pub mod eval_cmd;
 pub mod model_cmds;
 pub mod summarize;
 
@@ -50,6 +51,9 @@ pub enum Command {
     },
     /// Benchmark ISM of one window: ms per peak at each precision and batch size
     BenchIsm(bench::BenchIsmArgs),
+    /// Evaluate models on a project's peaks: Pearson/Spearman per cell type and stratum,
+    /// over-correlation, replicate spread, AUROC/AUPRC (metrics.json, per-peak TSV, table)
+    Eval(eval_cmd::EvalArgs),
     /// Build a .fai index (and .gzi for bgzip) for a FASTA file
     Faidx {
         fasta: PathBuf,
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor { config, models } => doctor::run(config.as_deref(), models),
         Command::Summarize(a) => summarize::run(a),
         Command::BenchIsm(a) => bench::run(a),
+        Command::Eval(a) => eval_cmd::run(a),
         Command::Predict(a) => model_cmds::predict(a),
         Command::Ism(a) => model_cmds::ism(a),
         Command::MakeModel { kind, output, targets, seed, input_length } => {

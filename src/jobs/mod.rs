@@ -1,5 +1,6 @@
 //! Background workers. A dedicated thread owns the models and their device; callers send
 //! requests on a channel and receive events (results, streamed ISM chunks) on another.
+pub mod eval;
 pub mod model_worker;
 
 pub use model_worker::{ModelEvent, ModelInfo, ModelRequest, ModelWorker};

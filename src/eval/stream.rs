@@ -1,0 +1,288 @@
+//! Streaming evaluation: per-peak rows arrive in batches; Pearson correlations are kept as
+//! running co-moments (O(1) per snapshot), everything that needs ranks or medians is
+//! computed from the stored rows when a snapshot asks for it.
+use super::metrics::{auprc, auroc, cv, log2p1, median, spearman, summary};
+use super::report::{OvercorrPair, ReplicateReport, Snapshot, StratumSummary, TargetMetrics};
+use super::strata::Strata;
+use std::collections::BTreeMap;
+
+/// Running Pearson correlation via Welford co-moments (numerically stable, mergeable).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PearsonAcc {
+    n: u64,
+    mx: f64,
+    my: f64,
+    m2x: f64,
+    m2y: f64,
+    cxy: f64,
+}
+
+impl PearsonAcc {
+    #[inline]
+    pub fn push(&mut self, x: f64, y: f64) {
+        self.n += 1;
+        let n = self.n as f64;
+        let dx = x - self.mx;
+        self.mx += dx / n;
+        let dy = y - self.my;
+        self.my += dy / n;
+        self.m2x += dx * (x - self.mx);
+        self.m2y += dy * (y - self.my);
+        self.cxy += dx * (y - self.my);
+    }
+
+    pub fn n(&self) -> u64 {
+        self.n
+    }
+
+    /// NaN when n < 2 or a side is constant (as scipy.stats.pearsonr).
+    pub fn r(&self) -> f64 {
+        if self.n < 2 || self.m2x == 0.0 || self.m2y == 0.0 {
+            return f64::NAN;
+        }
+        (self.cxy / (self.m2x.sqrt() * self.m2y.sqrt())).clamp(-1.0, 1.0)
+    }
+}
+
+/// What is being evaluated: tracks, models, their output → track mapping and replicates.
+#[derive(Debug, Clone)]
+pub struct EvalLayout {
+    pub tracks: Vec<String>,
+    /// per model: name, replicate group, and for each output the track it predicts
+    pub models: Vec<ModelLayout>,
+    pub strata: Strata,
+    /// whether per-track peak calls are known (for AUROC/AUPRC)
+    pub has_calls: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelLayout {
+    pub name: String,
+    pub group: Option<String>,
+    /// output index -> track index (None: an output with no measured track)
+    pub outputs: Vec<Option<usize>>,
+    pub output_names: Vec<String>,
+}
+
+/// Pairs of a model's outputs that both map to tracks: (output a, output b, track a, track b).
+fn output_pairs(m: &ModelLayout) -> Vec<(usize, usize, usize, usize)> {
+    let mapped: Vec<(usize, usize)> = m.outputs.iter().enumerate().filter_map(|(o, t)| t.map(|t| (o, t))).collect();
+    let mut out = Vec::new();
+    for i in 0..mapped.len() {
+        for j in i + 1..mapped.len() {
+            out.push((mapped[i].0, mapped[j].0, mapped[i].1, mapped[j].1));
+        }
+    }
+    out
+}
+
+/// One evaluated peak.
+#[derive(Debug, Clone)]
+pub struct PeakRow {
+    pub peak: usize,
+    pub strata: Vec<usize>,
+    /// measured height per track
+    pub measured: Vec<f64>,
+    /// predicted height per model, per output
+    pub predicted: Vec<Vec<f64>>,
+    /// per track: does its own peak call overlap this peak
+    pub called: Vec<bool>,
+}
+
+/// All accumulated state of a running evaluation.
+pub struct EvalState {
+    pub layout: EvalLayout,
+    pub rows: Vec<PeakRow>,
+    /// [model][output][stratum]: log2(measured+1) vs log2(pred+1)
+    pearson: Vec<Vec<Vec<PearsonAcc>>>,
+    /// [model]: pairs of mapped outputs (output a, output b, track a, track b)
+    pairs: Vec<Vec<(usize, usize, usize, usize)>>,
+    /// [model][stratum][pair]: (pred, measured) correlations between two tracks' heights
+    pair_acc: Vec<Vec<Vec<(PearsonAcc, PearsonAcc)>>>,
+    /// [group][stratum]: per-peak CVs across the group's models (one per peak × track)
+    cvs: BTreeMap<String, Vec<Vec<f64>>>,
+    pub total: usize,
+}
+
+impl EvalState {
+    pub fn new(layout: EvalLayout, total: usize) -> Self {
+        let ns = layout.strata.len();
+        let pearson = layout.models.iter().map(|m| vec![vec![PearsonAcc::default(); ns]; m.outputs.len()]).collect();
+        let pairs: Vec<Vec<(usize, usize, usize, usize)>> = layout.models.iter().map(output_pairs).collect();
+        let pair_acc = pairs.iter().map(|mp| vec![vec![(PearsonAcc::default(), PearsonAcc::default()); mp.len()]; ns]).collect();
+        let mut cvs = BTreeMap::new();
+        for m in &layout.models {
+            if let Some(g) = &m.group {
+                cvs.entry(g.clone()).or_insert_with(|| vec![Vec::new(); ns]);
+            }
+        }
+        EvalState { layout, rows: Vec::new(), pearson, pairs, pair_acc, cvs, total }
+    }
+
+    /// Add one peak: O(models × outputs² × strata) accumulator updates.
+    pub fn push(&mut self, row: PeakRow) {
+        for (mi, m) in self.layout.models.iter().enumerate() {
+            for (o, t) in m.outputs.iter().enumerate() {
+                let Some(t) = *t else { continue };
+                let (x, y) = (log2p1(row.measured[t]), log2p1(row.predicted[mi][o]));
+                if !(x.is_finite() && y.is_finite()) {
+                    continue;
+                }
+                for &s in &row.strata {
+                    self.pearson[mi][o][s].push(x, y);
+                }
+            }
+        }
+        for (mi, mp) in self.pairs.iter().enumerate() {
+            for (pi, &(oa, ob, ta, tb)) in mp.iter().enumerate() {
+                let (pa, pb) = (log2p1(row.predicted[mi][oa]), log2p1(row.predicted[mi][ob]));
+                let (ma, mb) = (log2p1(row.measured[ta]), log2p1(row.measured[tb]));
+                if !(pa.is_finite() && pb.is_finite() && ma.is_finite() && mb.is_finite()) {
+                    continue;
+                }
+                for &s in &row.strata {
+                    let acc = &mut self.pair_acc[mi][s][pi];
+                    acc.0.push(pa, pb);
+                    acc.1.push(ma, mb);
+                }
+            }
+        }
+        // replicate spread: CV across the group's models of the prediction for each track
+        let groups: Vec<String> = self.cvs.keys().cloned().collect();
+        for g in groups {
+            let members: Vec<usize> = (0..self.layout.models.len()).filter(|&i| self.layout.models[i].group.as_deref() == Some(g.as_str())).collect();
+            if members.len() < 2 {
+                continue;
+            }
+            for t in 0..self.layout.tracks.len() {
+                let vals: Vec<f64> = members
+                    .iter()
+                    .filter_map(|&mi| self.layout.models[mi].outputs.iter().position(|&x| x == Some(t)).map(|o| row.predicted[mi][o]))
+                    .collect();
+                if vals.len() == members.len() {
+                    let c = cv(&vals);
+                    if c.is_finite() {
+                        let per = self.cvs.get_mut(&g).unwrap();
+                        for &s in &row.strata {
+                            per[s].push(c);
+                        }
+                    }
+                }
+            }
+        }
+        self.rows.push(row);
+    }
+
+    /// Metrics so far. Pearson and over-correlation come from the running accumulators;
+    /// with `ranked`, Spearman, AUROC/AUPRC (sorts) are computed from the stored rows too.
+    pub fn snapshot(&self, ranked: bool) -> Snapshot {
+        let ns = self.layout.strata.len();
+        let names = self.layout.strata.names();
+        // rows of each stratum, for the ranked metrics
+        let members: Vec<Vec<usize>> = if ranked {
+            let mut m = vec![Vec::new(); ns];
+            for (i, r) in self.rows.iter().enumerate() {
+                for &s in &r.strata {
+                    m[s].push(i);
+                }
+            }
+            m
+        } else {
+            vec![Vec::new(); ns]
+        };
+        let mut models = BTreeMap::new();
+        for (mi, m) in self.layout.models.iter().enumerate() {
+            let mut targets: BTreeMap<String, BTreeMap<String, TargetMetrics>> = BTreeMap::new();
+            for (o, t) in m.outputs.iter().enumerate() {
+                let Some(t) = *t else { continue };
+                let per_stratum = targets.entry(self.layout.tracks[t].clone()).or_default();
+                for s in 0..ns {
+                    let acc = &self.pearson[mi][o][s];
+                    let mut tm = TargetMetrics { n: acc.n(), pearson: acc.r(), ..Default::default() };
+                    if ranked && !members[s].is_empty() {
+                        let rows: Vec<&PeakRow> = members[s].iter().map(|&i| &self.rows[i]).collect();
+                        let (x, y): (Vec<f64>, Vec<f64>) = rows
+                            .iter()
+                            .map(|r| (log2p1(r.measured[t]), log2p1(r.predicted[mi][o])))
+                            .filter(|(a, b)| a.is_finite() && b.is_finite())
+                            .unzip();
+                        tm.spearman = Some(spearman(&x, &y));
+                        if self.layout.has_calls {
+                            let score: Vec<f64> = rows.iter().map(|r| r.predicted[mi][o]).collect();
+                            let label: Vec<bool> = rows.iter().map(|r| r.called[t]).collect();
+                            tm.n_called = Some(label.iter().filter(|&&l| l).count() as u64);
+                            tm.auroc = Some(auroc(&score, &label));
+                            tm.auprc = Some(auprc(&score, &label));
+                        }
+                    }
+                    per_stratum.insert(names[s].clone(), tm);
+                }
+            }
+            // per-stratum summaries over targets
+            let mut summary_map = BTreeMap::new();
+            let mp = &self.pairs[mi];
+            let mut overcorr = BTreeMap::new();
+            for s in 0..ns {
+                let ps: Vec<f64> = targets.values().map(|v| v[&names[s]].pearson).collect();
+                let (mean, med, _, n_t) = summary(ps);
+                let (sp_mean, _, _, _) = summary(targets.values().filter_map(|v| v[&names[s]].spearman));
+                let (roc_mean, _, _, _) = summary(targets.values().filter_map(|v| v[&names[s]].auroc));
+                let (pr_mean, _, _, _) = summary(targets.values().filter_map(|v| v[&names[s]].auprc));
+                let n = targets.values().map(|v| v[&names[s]].n).max().unwrap_or(0);
+                let pairs: Vec<OvercorrPair> = mp
+                    .iter()
+                    .enumerate()
+                    .map(|(pi, &(_, _, ta, tb))| {
+                        let (p, mm) = &self.pair_acc[mi][s][pi];
+                        OvercorrPair { a: self.layout.tracks[ta].clone(), b: self.layout.tracks[tb].clone(), pred_r: p.r(), measured_r: mm.r(), diff: p.r() - mm.r() }
+                    })
+                    .collect();
+                let (oc_mean, _, _, _) = summary(pairs.iter().map(|p| p.diff));
+                summary_map.insert(
+                    names[s].clone(),
+                    StratumSummary {
+                        n,
+                        targets: n_t,
+                        mean_pearson: mean,
+                        median_pearson: med,
+                        mean_spearman: if ranked { Some(sp_mean) } else { None },
+                        mean_auroc: if ranked && self.layout.has_calls { Some(roc_mean) } else { None },
+                        mean_auprc: if ranked && self.layout.has_calls { Some(pr_mean) } else { None },
+                        overcorrelation: oc_mean,
+                    },
+                );
+                overcorr.insert(names[s].clone(), pairs);
+            }
+            models.insert(m.name.clone(), super::report::ModelReport { group: m.group.clone(), targets, summary: summary_map, overcorrelation: overcorr });
+        }
+        // replicates
+        let mut replicates = BTreeMap::new();
+        for (g, per) in &self.cvs {
+            let member_names: Vec<String> = self.layout.models.iter().filter(|m| m.group.as_deref() == Some(g.as_str())).map(|m| m.name.clone()).collect();
+            let mut strata = BTreeMap::new();
+            for s in 0..ns {
+                let mut v = per[s].clone();
+                let med = median(&mut v);
+                // mean ± sd across replicates of each track's Pearson R
+                let mut per_track = BTreeMap::new();
+                for (t, tn) in self.layout.tracks.iter().enumerate() {
+                    let rs: Vec<f64> = self
+                        .layout
+                        .models
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, m)| m.group.as_deref() == Some(g.as_str()))
+                        .filter_map(|(mi, m)| m.outputs.iter().position(|&x| x == Some(t)).map(|o| self.pearson[mi][o][s].r()))
+                        .collect();
+                    let (mean, _, sd, n) = summary(rs);
+                    if n > 0 {
+                        per_track.insert(tn.clone(), (mean, sd));
+                    }
+                }
+                strata.insert(names[s].clone(), ReplicateReport { n_cv: per[s].len() as u64, median_cv: med, pearson_mean_sd: per_track });
+            }
+            replicates.insert(g.clone(), super::report::GroupReport { models: member_names, strata });
+        }
+        Snapshot { done: self.rows.len(), total: self.total, ranked, models, replicates }
+    }
+}
