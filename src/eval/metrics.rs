@@ -26,6 +26,11 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     if n < 2 {
         return f64::NAN;
     }
+    if n == 2 {
+        // scipy's special case: exactly ±1 (or NaN when a side is constant)
+        let (dx, dy) = (x[1] - x[0], y[1] - y[0]);
+        return if dx == 0.0 || dy == 0.0 { f64::NAN } else { dx.signum() * dy.signum() };
+    }
     let mx = x.iter().sum::<f64>() / n as f64;
     let my = y.iter().sum::<f64>() / n as f64;
     let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);

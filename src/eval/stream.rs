@@ -40,6 +40,10 @@ impl PearsonAcc {
         if self.n < 2 || self.m2x == 0.0 || self.m2y == 0.0 {
             return f64::NAN;
         }
+        if self.n == 2 {
+            // as scipy: exactly ±1 for two points
+            return self.cxy.signum();
+        }
         (self.cxy / (self.m2x.sqrt() * self.m2y.sqrt())).clamp(-1.0, 1.0)
     }
 }
@@ -284,5 +288,94 @@ impl EvalState {
             replicates.insert(g.clone(), super::report::GroupReport { models: member_names, strata });
         }
         Snapshot { done: self.rows.len(), total: self.total, ranked, models, replicates }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::metrics::pearson;
+
+    #[test]
+    fn running_pearson_equals_two_pass() {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        let mut acc = PearsonAcc::default();
+        let mut s = 12345u64;
+        for i in 0..1000 {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let a = (s >> 33) as f64 / 2f64.powi(31) * 1e3 + 1e6; // large offset: stability
+            let b = a * 0.3 + ((s >> 13) & 0xffff) as f64 + i as f64;
+            x.push(a);
+            y.push(b);
+            acc.push(a, b);
+        }
+        assert!((acc.r() - pearson(&x, &y)).abs() < 1e-9, "{} vs {}", acc.r(), pearson(&x, &y));
+        let mut c = PearsonAcc::default();
+        c.push(1.0, 2.0);
+        assert!(c.r().is_nan());
+        c.push(1.0, 3.0);
+        assert!(c.r().is_nan(), "constant x");
+    }
+
+    fn layout() -> EvalLayout {
+        EvalLayout {
+            tracks: vec!["A".into(), "B".into()],
+            models: vec![
+                ModelLayout { name: "m1".into(), group: Some("g".into()), outputs: vec![Some(0), Some(1)], output_names: vec!["A".into(), "B".into()] },
+                ModelLayout { name: "m2".into(), group: Some("g".into()), outputs: vec![Some(1), Some(0)], output_names: vec!["B".into(), "A".into()] },
+            ],
+            strata: Strata::new(&["u".into(), "s".into()], &["u".into()], &[1, 2], true),
+            has_calls: true,
+        }
+    }
+
+    #[test]
+    fn snapshots_cheap_and_ranked() {
+        let mut st = EvalState::new(layout(), 6);
+        let data = [(1.0, 2.0, 1.5, 2.5), (3.0, 1.0, 2.0, 1.0), (5.0, 4.0, 6.0, 3.0), (2.0, 2.0, 2.5, 2.5), (8.0, 1.0, 7.0, 0.5), (0.0, 6.0, 0.5, 5.0)];
+        for (i, &(ma, mb, pa, pb)) in data.iter().enumerate() {
+            let label = if i % 2 == 0 { "u" } else { "s" };
+            st.push(PeakRow {
+                peak: i,
+                strata: st.layout.strata.assign(Some(label), Some(1 + (i % 2) as u32)),
+                measured: vec![ma, mb],
+                // m2's outputs are in B, A order
+                predicted: vec![vec![pa, pb], vec![pb * 1.1, pa * 0.9]],
+                called: vec![ma > 2.0, mb > 2.0],
+            });
+        }
+        let cheap = st.snapshot(false);
+        assert_eq!(cheap.done, 6);
+        let a_all = &cheap.models["m1"].targets["A"]["all"];
+        let (x, y): (Vec<f64>, Vec<f64>) = data.iter().map(|d| (log2p1(d.0), log2p1(d.2))).unzip();
+        assert!((a_all.pearson - pearson(&x, &y)).abs() < 1e-12);
+        assert!(a_all.spearman.is_none() && a_all.auroc.is_none(), "cheap snapshots skip ranked metrics");
+        assert_eq!(cheap.models["m1"].targets["A"]["ubiquitous"].n, 3);
+        // m2 maps its outputs by name: its "A" is output 1
+        let (x2, y2): (Vec<f64>, Vec<f64>) = data.iter().map(|d| (log2p1(d.0), log2p1(d.2 * 0.9))).unzip();
+        assert!((cheap.models["m2"].targets["A"]["all"].pearson - pearson(&x2, &y2)).abs() < 1e-12);
+        let ranked = st.snapshot(true);
+        let a = &ranked.models["m1"].targets["A"]["all"];
+        assert!(a.spearman.is_some() && a.auroc.is_some() && a.auprc.is_some());
+        assert_eq!(a.n_called, Some(3));
+        // replicate spread: CV of (m1, m2) predictions per peak and track
+        let mut cvs = Vec::new();
+        for d in &data {
+            cvs.push(cv(&[d.2, d.2 * 0.9]));
+            cvs.push(cv(&[d.3, d.3 * 1.1]));
+        }
+        let r = &ranked.replicates["g"].strata["all"];
+        assert_eq!(r.n_cv, 12);
+        assert!((r.median_cv - median(&mut cvs)).abs() < 1e-12);
+        let (mean, sd) = r.pearson_mean_sd["A"];
+        assert!((mean - (a.pearson + ranked.models["m2"].targets["A"]["all"].pearson) / 2.0).abs() < 1e-12 && sd >= 0.0);
+        // over-correlation: one pair (A, B) per model
+        let pairs = &ranked.models["m1"].overcorrelation["all"];
+        assert_eq!(pairs.len(), 1);
+        let (pa, pb): (Vec<f64>, Vec<f64>) = data.iter().map(|d| (log2p1(d.2), log2p1(d.3))).unzip();
+        let (ma, mb): (Vec<f64>, Vec<f64>) = data.iter().map(|d| (log2p1(d.0), log2p1(d.1))).unzip();
+        assert!((pairs[0].diff - (pearson(&pa, &pb) - pearson(&ma, &mb))).abs() < 1e-12);
+        assert!(ranked.table(st.layout.strata.names()).contains("m1"));
     }
 }

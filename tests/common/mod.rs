@@ -101,7 +101,7 @@ pub fn run_python(py: &str, code: &str, args: &[&str]) -> String {
 }
 
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_peakscope")
+    option_env!("CARGO_BIN_EXE_peakscope").unwrap_or("target/release/peakscope")
 }
 
 /// Run the peakscope binary; returns (exit ok, stdout, stderr).
