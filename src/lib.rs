@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod model;
 pub mod config;
+pub mod demo;
 pub mod eval;
 pub mod genome;
 pub mod jobs;

@@ -54,6 +54,22 @@ pub enum Command {
     /// Evaluate models on a project's peaks: Pearson/Spearman per cell type and stratum,
     /// over-correlation, replicate spread, AUROC/AUPRC (metrics.json, per-peak TSV, table)
     Eval(eval_cmd::EvalArgs),
+    /// Write the demo project (synthetic genome, 8 cell types, trained models) and say how
+    /// to explore it; the README's first command
+    Demo {
+        /// folder for the demo (default: ~/.cache/peakscope/demo-v1)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// only write the files (for scripts and tests)
+        #[arg(long)]
+        no_tui: bool,
+        /// retrain the models from the generated data instead of using the shipped ones
+        #[arg(long)]
+        rebuild: bool,
+        /// regenerate the files even if the folder is complete
+        #[arg(long)]
+        force: bool,
+    },
     /// Build a .fai index (and .gzi for bgzip) for a FASTA file
     Faidx {
         fasta: PathBuf,
@@ -91,6 +107,21 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             zoo::save(&m, &output)?;
             eprintln!("wrote {}", output.display());
+            Ok(())
+        }
+        Command::Demo { dir, no_tui, rebuild, force } => {
+            let dir = dir.unwrap_or_else(crate::demo::default_dir);
+            let t = std::time::Instant::now();
+            let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
+            println!("{}", cfg.display());
+            if !no_tui {
+                // the terminal UI is a later issue; until it lands, say what to run next
+                eprintln!(
+                    "demo project ready in {:.1} s: {}\nnext:\n  peakscope doctor {1}\n  peakscope eval --config {1} --chroms chr3 -o metrics.json --per-peak peaks.tsv",
+                    t.elapsed().as_secs_f64(),
+                    cfg.display()
+                );
+            }
             Ok(())
         }
         Command::Faidx { fasta } => {

@@ -9,6 +9,7 @@ pub mod chroms;
 pub mod fasta;
 pub mod genes;
 pub mod locus;
+pub mod motifs;
 pub mod onehot;
 pub mod peaks;
 pub mod textio;
