@@ -1,7 +1,8 @@
 //! peakscope: a terminal genome explorer for sequence-to-function models.
 //!
-//! Layers, with dependencies pointing one way:
-//! `genome` (pure data access) ← `model` (TorchScript, ISM) ← `cli`.
+//! Layers, with dependencies pointing one way: `genome` (pure data access) and `eval`
+//! (pure metrics) ← `model` (TorchScript, ISM) ← `jobs` (worker threads, the eval job) ←
+//! `demo` (synthetic dataset, training) ← `cli`.
 pub mod cli;
 pub mod model;
 pub mod config;

@@ -3,8 +3,7 @@
 use crate::config::ProjectConfig;
 use crate::genome::textio::write_atomic;
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions, EvalOutcome};
-use crate::model::device::{device_label, parse_device};
-use crate::model::engine::Precision;
+use crate::model::device::device_label;
 use anyhow::Result;
 use clap::Args;
 use sha2::Digest;
@@ -32,13 +31,8 @@ pub struct EvalArgs {
     /// one row per peak: chrom start end name cluster specificity measured:<track>… pred:<model>:<track>… called:<track>…
     #[arg(long)]
     pub per_peak: Option<PathBuf>,
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    #[arg(long, default_value = "fp32")]
-    pub precision: String,
-    /// sequences per forward pass
-    #[arg(long)]
-    pub batch_size: Option<usize>,
+    #[command(flatten)]
+    pub run: super::model_cmds::RunArgs,
     /// override [eval] center_width
     #[arg(long)]
     pub center_width: Option<u64>,
@@ -104,14 +98,14 @@ pub fn run(a: EvalArgs) -> Result<()> {
     if let Some(s) = a.seed {
         cfg.eval.seed = s;
     }
-    let device = parse_device(&a.device)?;
+    let device = a.run.device()?;
     let opts = EvalOptions {
         models: a.models.clone(),
         chroms: a.chroms.clone(),
         limit: a.limit,
         device,
-        precision: Precision::parse(&a.precision)?,
-        batch_size: a.batch_size,
+        precision: a.run.precision()?,
+        batch_size: a.run.batch_size,
         snapshot_every: None,
     };
     let cancel = Arc::new(AtomicBool::new(false));
@@ -165,7 +159,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             "seconds": t.total_s,
             "timing": t,
             "device": device_label(device),
-            "precision": a.precision,
+            "precision": a.run.precision,
             "center_width": cfg.eval.center_width,
             "seed": cfg.eval.seed,
             "chroms": a.chroms,

@@ -23,6 +23,30 @@ pub enum LayoutArg {
     TargetsBins,
 }
 
+/// Where and how models run; shared by the model and eval commands.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// auto | cpu | cuda | cuda:N
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// fp32 | fp16 | bf16 (half precisions need CUDA)
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
+    /// sequences per forward pass (halved automatically on CUDA out-of-memory)
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+}
+
+impl RunArgs {
+    pub fn device(&self) -> Result<tch::Device> {
+        parse_device(&self.device)
+    }
+
+    pub fn precision(&self) -> Result<Precision> {
+        Precision::parse(&self.precision)
+    }
+}
+
 /// How to find and run a model: a TorchScript file with flags, or a model of a config.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -53,15 +77,8 @@ pub struct ModelArgs {
     /// also average over shifts of -K..=K bp
     #[arg(long)]
     pub shifts: Option<u32>,
-    /// auto | cpu | cuda | cuda:N
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// fp32 | fp16 | bf16 (half precisions need CUDA)
-    #[arg(long, default_value = "fp32")]
-    pub precision: String,
-    /// sequences per forward pass (halved automatically on CUDA out-of-memory)
-    #[arg(long)]
-    pub batch_size: Option<usize>,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// on CUDA, run the module as loaded instead of frozen and optimised for inference
     #[arg(long)]
     pub no_optimize: bool,
@@ -110,7 +127,7 @@ impl ModelArgs {
             spec.shifts = k;
         }
         spec.optimize &= !self.no_optimize;
-        if let Some(b) = self.batch_size {
+        if let Some(b) = self.run.batch_size {
             if b == 0 {
                 bail!("--batch-size must be > 0");
             }
@@ -125,8 +142,8 @@ impl ModelArgs {
     }
 
     pub fn start(&self, spec: ModelSpec) -> Result<ModelWorker> {
-        let device = parse_device(&self.device)?;
-        let precision = Precision::parse(&self.precision)?;
+        let device = self.run.device()?;
+        let precision = self.run.precision()?;
         ModelWorker::spawn(vec![spec], device, precision)
     }
 }
