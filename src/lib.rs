@@ -5,6 +5,7 @@
 //! `demo` (synthetic dataset, training) ← `cli`.
 pub mod cli;
 pub mod model;
+pub mod tui;
 pub mod config;
 pub mod demo;
 pub mod eval;

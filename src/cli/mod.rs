@@ -10,10 +10,15 @@ pub mod model_cmds;
 pub mod summarize;
 
 #[derive(Parser, Debug)]
-#[command(name = "peakscope", version, about = "Terminal genome explorer for sequence-to-function models", long_about = None)]
+#[command(name = "peakscope", version, about = "Terminal genome explorer for sequence-to-function models", long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// project config (TOML) to open in the terminal UI
+    pub config: Option<PathBuf>,
+    /// device for the UI's predictions: auto | cpu | cuda | cuda:N
+    #[arg(long, default_value = "auto")]
+    pub device: String,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,7 +92,17 @@ pub enum ZooModel {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return match cli.config {
+            Some(p) => crate::tui::run(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?),
+            None => {
+                use clap::CommandFactory;
+                Cli::command().print_help()?;
+                Ok(())
+            }
+        };
+    };
+    match command {
         Command::Doctor { config, models } => doctor::run(config.as_deref(), models),
         Command::Summarize(a) => summarize::run(a),
         Command::BenchIsm(a) => bench::run(a),
@@ -113,9 +128,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let dir = dir.unwrap_or_else(crate::demo::default_dir);
             let t = std::time::Instant::now();
             let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
+            use std::io::IsTerminal;
+            if !no_tui && std::io::stdout().is_terminal() {
+                return crate::tui::run(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?);
+            }
             println!("{}", cfg.display());
             if !no_tui {
-                // the terminal UI is a later issue; until it lands, say what to run next
                 eprintln!(
                     "demo project ready in {:.1} s: {}\nnext:\n  peakscope doctor {1}\n  peakscope eval --config {1} --chroms chr3 -o metrics.json --per-peak peaks.tsv",
                     t.elapsed().as_secs_f64(),

@@ -2,5 +2,6 @@
 //! requests on a channel and receive events (results, streamed ISM chunks) on another.
 pub mod eval;
 pub mod model_worker;
+pub mod view;
 
 pub use model_worker::{ModelEvent, ModelInfo, ModelRequest, ModelWorker};

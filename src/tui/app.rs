@@ -1,0 +1,335 @@
+//! App state and its transitions: no IO. Keys and job results go in; requests for data
+//! (which the runtime hands to the jobs) come out.
+use super::keymap::{Action, Keymap};
+use crate::genome::bigwig::BinSummary;
+use crate::genome::genes::Genes;
+use crate::genome::locus::{parse_locus, LocusQuery};
+use crate::genome::{ChromNames, Locus, PeakSet};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::HashMap;
+
+/// Label column width of the track panel.
+pub const LABEL_W: u16 = 12;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// one y-scale for all measured rows (and one for predicted)
+    Group,
+    /// each row scaled to its own maximum
+    PerTrack,
+    /// log2(x + 1), grouped
+    Log,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// typing into the goto / search line
+    Prompt { search: bool, text: String },
+    Help,
+}
+
+/// Work the runtime must start (latest request wins; `generation` tells stale replies apart).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Tracks { generation: u64, locus: Locus, cols: usize },
+    Predict { generation: u64, model: usize, peaks: Vec<usize> },
+}
+
+pub struct App {
+    pub tracks: Vec<String>,
+    pub models: Vec<String>,
+    pub model: usize,
+    pub chroms: ChromNames,
+    pub peaks: PeakSet,
+    pub ubiquitous: Vec<String>,
+    pub genes: Option<Genes>,
+    pub locus: Locus,
+    pub selected: Option<usize>,
+    pub mode: Mode,
+    pub count: Option<usize>,
+    pub status: String,
+    pub scale: Scale,
+    pub keymap: Keymap,
+    /// columns of the track panel (terminal width − labels)
+    pub cols: usize,
+    pub rows: u16,
+    pub generation: u64,
+    /// measured column summaries for `data_locus`, per track (None: chromosome absent)
+    pub data: Option<(Locus, Vec<Option<Vec<BinSummary>>>)>,
+    /// predictions per (model, peak index): one value per track (NaN: output not mapped)
+    pub preds: HashMap<(usize, usize), Vec<f32>>,
+    pub device: String,
+    pub models_ready: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(tracks: Vec<String>, models: Vec<String>, chroms: ChromNames, peaks: PeakSet, ubiquitous: Vec<String>, genes: Option<Genes>) -> App {
+        let locus = match peaks.get(0) {
+            Some(p) => {
+                let c = p.start + (p.end - p.start) / 2;
+                Locus::new(p.chrom.clone(), c.saturating_sub(5_000), c + 5_000)
+            }
+            None => Locus::new(chroms.names().first().cloned().unwrap_or_default(), 0, chroms.lengths().first().copied().unwrap_or(10_000).min(10_000)),
+        };
+        App {
+            tracks,
+            models,
+            model: 0,
+            chroms,
+            peaks,
+            ubiquitous,
+            genes,
+            locus,
+            selected: None,
+            mode: Mode::Normal,
+            count: None,
+            status: "? help · : goto · n/N peaks · q quit".into(),
+            scale: Scale::Group,
+            keymap: Keymap::default(),
+            cols: 80,
+            rows: 24,
+            generation: 0,
+            data: None,
+            preds: HashMap::new(),
+            device: String::new(),
+            models_ready: false,
+            quit: false,
+        }
+    }
+
+    pub fn chrom_len(&self) -> u64 {
+        self.chroms.len_of(&self.locus.chrom).unwrap_or(self.locus.end)
+    }
+
+    /// Move the view, clamped to the chromosome; width at least 100 bp.
+    pub fn set_view(&mut self, chrom: &str, start: i64, width: u64) {
+        let chrom = self.chroms.resolve(chrom).unwrap_or(chrom).to_string();
+        let len = self.chroms.len_of(&chrom).unwrap_or(u64::MAX / 4);
+        let width = width.clamp(100, len.max(100));
+        let start = start.clamp(0, (len.saturating_sub(width)) as i64) as u64;
+        self.locus = Locus::new(chrom, start, (start + width).min(len));
+    }
+
+    /// Requests that bring the view's data up to date.
+    pub fn refresh(&mut self) -> Vec<Request> {
+        self.generation += 1;
+        let mut out = vec![Request::Tracks { generation: self.generation, locus: self.locus.clone(), cols: self.cols }];
+        if self.models_ready && !self.models.is_empty() {
+            let missing: Vec<usize> = self
+                .peaks
+                .overlapping(&self.locus.chrom, self.locus.start, self.locus.end)
+                .into_iter()
+                .filter(|&i| !self.preds.contains_key(&(self.model, i)))
+                .take(200)
+                .collect();
+            if !missing.is_empty() {
+                out.push(Request::Predict { generation: self.generation, model: self.model, peaks: missing });
+            }
+        }
+        out
+    }
+
+    fn take_count(&mut self) -> usize {
+        self.count.take().unwrap_or(1).max(1)
+    }
+
+    fn peak_filter(&self) -> Option<String> {
+        self.selected.and_then(|i| self.peaks.get(i)).and_then(|p| p.label.clone())
+    }
+
+    fn jump_to_peak(&mut self, i: usize) {
+        let p = self.peaks.get(i).unwrap().clone();
+        self.selected = Some(i);
+        let width = self.locus.len().max(2 * (p.end - p.start));
+        let c = (p.start + (p.end - p.start) / 2) as i64;
+        self.set_view(&p.chrom.clone(), c - (width / 2) as i64, width);
+        self.status = format!("{} {} {}", p.display_name(), p.locus().display(), p.label.as_deref().unwrap_or(""));
+    }
+
+    /// Resolve what was typed in the goto box: locus, chromosome, gene or peak name.
+    pub fn goto(&mut self, text: &str) -> Result<(), String> {
+        match parse_locus(text).map_err(|e| e.to_string())? {
+            LocusQuery::Range(l) => {
+                if self.chroms.resolve(&l.chrom).is_none() {
+                    return Err(format!("no chromosome '{}' (have {})", l.chrom, self.chroms.preview()));
+                }
+                self.set_view(&l.chrom, l.start as i64, l.len());
+            }
+            LocusQuery::Point { chrom, pos } => {
+                if self.chroms.resolve(&chrom).is_none() {
+                    return Err(format!("no chromosome '{chrom}'"));
+                }
+                let w = self.locus.len();
+                self.set_view(&chrom, pos as i64 - (w / 2) as i64, w);
+            }
+            LocusQuery::Word(w) => {
+                if let Some(name) = self.chroms.resolve(&w).map(str::to_string) {
+                    let len = self.chroms.len_of(&name).unwrap_or(0);
+                    self.set_view(&name, 0, len);
+                } else if let Some(g) = self.genes.as_ref().and_then(|g| g.find(&w)).cloned() {
+                    let pad = (g.locus.len() / 10).max(500);
+                    self.set_view(&g.locus.chrom, g.locus.start as i64 - pad as i64, g.locus.len() + 2 * pad);
+                    self.status = format!("gene {} {}", g.name, g.locus.display());
+                } else if let Some(i) = self.peaks.find_name(&w) {
+                    self.jump_to_peak(i);
+                } else {
+                    return Err(format!("'{w}' is not a locus, chromosome, gene or peak name"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One key press.
+    pub fn on_key(&mut self, ev: KeyEvent) -> Vec<Request> {
+        match self.mode.clone() {
+            Mode::Help => {
+                self.mode = Mode::Normal;
+                return vec![];
+            }
+            Mode::Prompt { search, mut text } => {
+                match ev.code {
+                    KeyCode::Esc => self.mode = Mode::Normal,
+                    KeyCode::Enter => {
+                        self.mode = Mode::Normal;
+                        return match self.goto(text.trim()) {
+                            Ok(()) => self.refresh(),
+                            Err(e) => {
+                                self.status = e;
+                                vec![]
+                            }
+                        };
+                    }
+                    KeyCode::Backspace => {
+                        text.pop();
+                        self.mode = Mode::Prompt { search, text };
+                    }
+                    KeyCode::Char(c) if !ev.modifiers.contains(KeyModifiers::CONTROL) => {
+                        text.push(c);
+                        self.mode = Mode::Prompt { search, text };
+                    }
+                    _ => {}
+                }
+                return vec![];
+            }
+            Mode::Normal => {}
+        }
+        if let KeyCode::Char(c @ '0'..='9') = ev.code {
+            if c != '0' || self.count.is_some() {
+                self.count = Some(self.count.unwrap_or(0).saturating_mul(10).saturating_add(c as usize - '0' as usize).min(1_000_000));
+                return vec![];
+            }
+        }
+        let Some(action) = self.keymap.action(&ev) else {
+            self.count = None;
+            return vec![];
+        };
+        self.apply(action)
+    }
+
+    pub fn apply(&mut self, action: Action) -> Vec<Request> {
+        let n = self.take_count() as i64;
+        let w = self.locus.len();
+        let chrom = self.locus.chrom.clone();
+        let start = self.locus.start as i64;
+        match action {
+            Action::PanLeft => self.set_view(&chrom, start - n * (w as i64 / 10).max(1), w),
+            Action::PanRight => self.set_view(&chrom, start + n * (w as i64 / 10).max(1), w),
+            Action::PanScreenLeft => self.set_view(&chrom, start - n * w as i64, w),
+            Action::PanScreenRight => self.set_view(&chrom, start + n * w as i64, w),
+            Action::ZoomIn | Action::ZoomOut => {
+                let f = 2f64.powi(n.min(30) as i32);
+                let nw = if action == Action::ZoomIn { (w as f64 / f) as u64 } else { (w as f64 * f).min(1e12) as u64 };
+                let c = (self.locus.start + w / 2) as i64;
+                self.set_view(&chrom, c - (nw.max(100) / 2) as i64, nw);
+            }
+            Action::NextPeak | Action::PrevPeak => {
+                let filter = self.peak_filter();
+                let keep = |p: &crate::genome::Peak| filter.is_none() || p.label == filter;
+                let mut cur = self.selected.and_then(|i| self.peaks.get(i)).map(|p| (p.chrom.clone(), p.start)).unwrap_or((chrom.clone(), self.locus.start + w / 2));
+                let mut found = None;
+                for _ in 0..n {
+                    let next = if action == Action::NextPeak { self.peaks.next_after(&cur.0, cur.1, keep) } else { self.peaks.prev_before(&cur.0, cur.1, keep) };
+                    match next {
+                        Some(i) => {
+                            found = Some(i);
+                            let p = self.peaks.get(i).unwrap();
+                            cur = (p.chrom.clone(), p.start);
+                        }
+                        None => break,
+                    }
+                }
+                match found {
+                    Some(i) => self.jump_to_peak(i),
+                    None => self.status = format!("no {} peak{}", if action == Action::NextPeak { "next" } else { "previous" }, filter.map(|f| format!(" in {f}")).unwrap_or_default()),
+                }
+            }
+            Action::SelectPeak => {
+                let c = self.locus.start + w / 2;
+                let near = self.peaks.overlapping(&chrom, self.locus.start, self.locus.end).into_iter().min_by_key(|&i| {
+                    let p = self.peaks.get(i).unwrap();
+                    (p.start + (p.end - p.start) / 2).abs_diff(c)
+                });
+                match near {
+                    Some(i) => self.jump_to_peak(i),
+                    None => self.status = "no peak in view".into(),
+                }
+            }
+            Action::Goto | Action::Search => {
+                self.mode = Mode::Prompt { search: action == Action::Search, text: String::new() };
+                return vec![];
+            }
+            Action::CycleModel => {
+                if self.models.is_empty() {
+                    self.status = "no models in this project".into();
+                } else {
+                    self.model = (self.model + 1) % self.models.len();
+                    self.status = format!("model {}", self.models[self.model]);
+                }
+            }
+            Action::ToggleScale => {
+                self.scale = match self.scale {
+                    Scale::Group => Scale::PerTrack,
+                    Scale::PerTrack => Scale::Log,
+                    Scale::Log => Scale::Group,
+                };
+                return vec![];
+            }
+            Action::Help => {
+                self.mode = Mode::Help;
+                return vec![];
+            }
+            Action::Quit => {
+                self.quit = true;
+                return vec![];
+            }
+        }
+        self.refresh()
+    }
+
+    pub fn resize(&mut self, width: u16, height: u16) -> Vec<Request> {
+        self.cols = width.saturating_sub(LABEL_W).max(10) as usize;
+        self.rows = height;
+        self.refresh()
+    }
+
+    /// Measured data arrived; stale generations are dropped.
+    pub fn on_tracks(&mut self, generation: u64, locus: Locus, data: Vec<Option<Vec<BinSummary>>>) {
+        if generation == self.generation && locus == self.locus {
+            self.data = Some((locus, data));
+        }
+    }
+
+    /// Predictions arrived (kept whatever the generation: they stay valid for their peaks).
+    pub fn on_preds(&mut self, model: usize, peaks: Vec<usize>, values: Vec<Vec<f32>>) {
+        for (p, v) in peaks.into_iter().zip(values) {
+            self.preds.insert((model, p), v);
+        }
+    }
+
+    pub fn is_ubiquitous(&self, label: Option<&str>) -> bool {
+        label.is_some_and(|l| self.ubiquitous.iter().any(|u| u == l))
+    }
+}

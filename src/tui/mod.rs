@@ -1,0 +1,125 @@
+//! The terminal UI: app state and transitions ([`app`]), keys as data ([`keymap`]),
+//! drawing ([`view`]), and the event loop here, which owns the terminal (restored on exit,
+//! error and panic) and talks to the background jobs of `jobs::view`.
+pub mod app;
+pub mod keymap;
+pub mod view;
+
+use crate::config::ProjectConfig;
+use crate::genome::genes::Genes;
+use crate::genome::peaks::{PeakReadOptions, PeakSet};
+use crate::genome::Fasta;
+use crate::jobs::view::{spawn_predictor, spawn_track_loader, PredictRequest, TrackRequest, ViewEvent};
+use anyhow::Result;
+use app::{App, Request};
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use std::time::{Duration, Instant};
+
+/// Put the terminal back: raw mode off, main screen, cursor shown.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(std::io::stdout(), LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+}
+
+/// Build the app state for a project (reads the indexes and peak files once, before the UI
+/// loop starts).
+pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
+    let fasta = Fasta::open(&cfg.genome.fasta)?;
+    let peaks = match &cfg.peaks {
+        Some(p) => PeakSet::read(&p.file, &PeakReadOptions { label_column: Some(p.label_column) })?,
+        None => PeakSet::default(),
+    };
+    let genes = cfg.genome.genes.as_ref().map(|g| Genes::read(g)).transpose()?;
+    let mut app = App::new(
+        cfg.tracks.iter().map(|t| t.name.clone()).collect(),
+        cfg.models.iter().map(|m| m.name.clone()).collect(),
+        fasta.chroms().clone(),
+        peaks,
+        cfg.peaks.as_ref().map(|p| p.ubiquitous.clone()).unwrap_or_default(),
+        genes,
+    );
+    let keys = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config/peakscope/keys.toml"));
+    if let Some(k) = keys.filter(|k| k.exists()) {
+        app.keymap = keymap::Keymap::with_overrides(&std::fs::read_to_string(&k)?)?;
+    }
+    Ok(app)
+}
+
+/// Open the UI on a project and run until the user quits.
+pub fn run(cfg: ProjectConfig, device: tch::Device) -> Result<()> {
+    let mut app = app_for(&cfg)?;
+    let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<ViewEvent>();
+    let tracks_tx = spawn_track_loader(cfg.tracks.iter().map(|t| t.bigwig.clone()).collect(), ev_tx.clone());
+    let pred_tx = spawn_predictor(cfg.clone(), device, ev_tx);
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        default_hook(info);
+    }));
+    enable_raw_mode()?;
+    execute!(std::io::stdout(), EnterAlternateScreen)?;
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    let result = (|| -> Result<()> {
+        let size = terminal.size()?;
+        let send = |app: &App, reqs: Vec<Request>| {
+            for r in reqs {
+                match r {
+                    Request::Tracks { generation, locus, cols } => {
+                        let _ = tracks_tx.send(TrackRequest { generation, locus, cols });
+                    }
+                    Request::Predict { model, peaks, .. } => {
+                        let peaks = peaks.into_iter().filter_map(|i| app.peaks.get(i).map(|p| (i, p.locus()))).collect();
+                        let _ = pred_tx.send(PredictRequest { model, peaks });
+                    }
+                }
+            }
+        };
+        let reqs = app.resize(size.width, size.height);
+        send(&app, reqs);
+        let mut dirty = true;
+        let mut last_draw = Instant::now() - Duration::from_secs(1);
+        while !app.quit {
+            // coalesce redraws to at most ~60 per second
+            if dirty && last_draw.elapsed() >= Duration::from_millis(16) {
+                terminal.draw(|f| f.render_widget(&app, f.area()))?;
+                last_draw = Instant::now();
+                dirty = false;
+            }
+            if event::poll(Duration::from_millis(16))? {
+                match event::read()? {
+                    Event::Key(k) if k.kind == KeyEventKind::Press => {
+                        let reqs = app.on_key(k);
+                        send(&app, reqs);
+                        dirty = true;
+                    }
+                    Event::Resize(w, h) => {
+                        let reqs = app.resize(w, h);
+                        send(&app, reqs);
+                        dirty = true;
+                    }
+                    _ => {}
+                }
+            }
+            while let Ok(ev) = ev_rx.try_recv() {
+                dirty = true;
+                match ev {
+                    ViewEvent::Tracks { generation, locus, data } => app.on_tracks(generation, locus, data),
+                    ViewEvent::Preds { model, peaks, values } => app.on_preds(model, peaks, values),
+                    ViewEvent::ModelsReady { device } => {
+                        app.models_ready = true;
+                        app.device = device;
+                        let reqs = app.refresh();
+                        send(&app, reqs);
+                    }
+                    ViewEvent::Error(e) => app.status = e,
+                }
+            }
+        }
+        Ok(())
+    })();
+    restore_terminal();
+    let _ = std::panic::take_hook();
+    result
+}

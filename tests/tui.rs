@@ -1,0 +1,147 @@
+//! The terminal UI without a terminal: state transitions driven by keys, and TestBackend
+//! renders of the demo project.
+use peakscope::config::ProjectConfig;
+use peakscope::tui::app::{App, Mode, Request, Scale, LABEL_W};
+use peakscope::tui::app_for;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn typed(app: &mut App, s: &str) -> Vec<Request> {
+    let mut out = Vec::new();
+    for c in s.chars() {
+        out = app.on_key(key(c));
+    }
+    out
+}
+
+fn demo_app() -> (tempfile::TempDir, App, ProjectConfig) {
+    let d = tempfile::tempdir().unwrap();
+    let cfg_path = peakscope::demo::prepare(&d.path().join("demo"), false, false, &mut |_| {}).unwrap();
+    let cfg = ProjectConfig::load(&cfg_path).unwrap();
+    let app = app_for(&cfg).unwrap();
+    (d, app, cfg)
+}
+
+#[test]
+fn navigation_by_keys() {
+    let (_d, mut app, _) = demo_app();
+    app.resize(100, 30);
+    // goto a range (1-based inclusive display)
+    app.on_key(key(':'));
+    assert!(matches!(app.mode, Mode::Prompt { .. }));
+    typed(&mut app, "chr2:10,001-20,000");
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.locus.display(), "chr2:10,001-20,000");
+    assert!(matches!(&reqs[0], Request::Tracks { locus, cols: 88, .. } if *locus == app.locus));
+    // pan right a tenth, with a count prefix: 3l = 3 kb
+    typed(&mut app, "3l");
+    assert_eq!((app.locus.start, app.locus.end), (13_000, 23_000));
+    app.on_key(key('H'));
+    assert_eq!(app.locus.start, 3_000);
+    // zoom keeps the centre
+    app.on_key(key('+'));
+    assert_eq!((app.locus.start, app.locus.end), (5_500, 10_500));
+    app.on_key(key('-'));
+    assert_eq!(app.locus.len(), 10_000);
+    // pan past the chromosome start clamps at 0
+    typed(&mut app, "50h");
+    assert_eq!(app.locus.start, 0);
+    // next peak selects it and centres the view; N goes back within the same cluster
+    app.on_key(key('n'));
+    let first = app.selected.unwrap();
+    let label = app.peaks.get(first).unwrap().label.clone();
+    app.on_key(key('n'));
+    let second = app.selected.unwrap();
+    assert_ne!(first, second);
+    assert_eq!(app.peaks.get(second).unwrap().label, label, "n stays in the selected peak's cluster");
+    app.on_key(key('N'));
+    assert_eq!(app.selected, Some(first));
+    // gene and peak names
+    app.on_key(key('g'));
+    typed(&mut app, "CD19");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(app.status.contains("gene CD19"), "{}", app.status);
+    app.on_key(key(':'));
+    typed(&mut app, "peak10");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.selected, app.peaks.find_name("peak10"));
+    // bad input: explained, nothing moves
+    let before = app.locus.clone();
+    app.on_key(key(':'));
+    typed(&mut app, "chrZ:1-10");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.locus, before);
+    assert!(app.status.contains("no chromosome 'chrZ'"), "{}", app.status);
+    // scale, model, help, quit
+    app.on_key(key('s'));
+    assert_eq!(app.scale, Scale::PerTrack);
+    app.on_key(key('m'));
+    assert_eq!(app.model, 1);
+    app.on_key(key('?'));
+    assert_eq!(app.mode, Mode::Help);
+    app.on_key(key('x'));
+    assert_eq!(app.mode, Mode::Normal);
+    app.on_key(key('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn stale_track_data_is_dropped() {
+    let (_d, mut app, _) = demo_app();
+    app.resize(80, 24);
+    let old = app.generation;
+    let old_locus = app.locus.clone();
+    app.on_key(key('l'));
+    app.on_tracks(old, old_locus, vec![None; 8]);
+    assert!(app.data.is_none(), "a reply for a locus the user left is ignored");
+}
+
+fn render(app: &App, w: u16, h: u16) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>()).collect()
+}
+
+#[test]
+fn track_panel_renders_measured_rows_peaks_and_genes_in_place() {
+    let (_d, mut app, cfg) = demo_app();
+    app.resize(120, 32);
+    app.goto("chr1:1-7,622").unwrap();
+    // load what the track loader would, synchronously
+    let mut data = Vec::new();
+    for t in &cfg.tracks {
+        let mut bw = peakscope::genome::BigWig::open(&t.bigwig).unwrap();
+        data.push(bw.binned(&app.locus.chrom, app.locus.start, app.locus.end, app.cols).unwrap());
+    }
+    let g = app.generation;
+    app.on_tracks(g, app.locus.clone(), data);
+    let lines = render(&app, 120, 32);
+    assert!(lines[0].contains("chr1:1-7,622"), "{}", lines[0]);
+    let row = |name: &str| lines.iter().find(|l| l.starts_with(name)).unwrap().clone();
+    // the Myeloid-specific peak0 (chr1:2,387-2,858) is where Myeloid's signal is
+    let peak = app.peaks.find_name("peak0").unwrap();
+    let p = app.peaks.get(peak).unwrap().clone();
+    let col = |pos: u64| LABEL_W as usize + (pos * app.cols as u64 / app.locus.len()) as usize;
+    let peaks_row: Vec<char> = row("peaks").chars().collect();
+    assert_eq!(peaks_row[col(p.start + (p.end - p.start) / 2)], '▬', "{}", row("peaks"));
+    let myeloid: Vec<char> = row("Myeloid").chars().collect();
+    let summit = col(p.start + (p.end - p.start) / 2);
+    assert!(matches!(myeloid[summit], '▅' | '▆' | '▇' | '█'), "{}", row("Myeloid"));
+    let pt: Vec<char> = row("PT").chars().collect();
+    assert!(matches!(pt[summit], ' ' | '▁'), "PT is closed at a Myeloid-specific peak: {}", row("PT"));
+    // at 80×24 it still draws the header, some tracks and the status line
+    app.resize(80, 24);
+    let small = render(&app, 80, 24);
+    assert!(small[0].starts_with(" peakscope"));
+    assert!(small[23].contains("help"), "{}", small[23]);
+    // the help popup is generated from the keymap
+    app.on_key(key('?'));
+    let help = render(&app, 100, 30).join("\n");
+    assert!(help.contains("pan left") && help.contains("next peak"), "{help}");
+}
