@@ -145,3 +145,65 @@ fn track_panel_renders_measured_rows_peaks_and_genes_in_place() {
     let help = render(&app, 100, 30).join("\n");
     assert!(help.contains("pan left") && help.contains("next peak"), "{help}");
 }
+
+#[test]
+fn ism_and_metrics_panels_fill_in_from_job_events() {
+    let (_d, mut app, _) = demo_app();
+    app.resize(120, 40);
+    assert_eq!(app.on_key(key('i')), vec![], "no peak selected yet");
+    assert!(app.status.contains("select a peak"));
+    app.models_ready = true;
+    app.on_key(key('n'));
+    let peak = app.selected.unwrap();
+    let reqs = app.on_key(key('i'));
+    assert_eq!(reqs, vec![Request::Ism { model: 0, peak }]);
+    assert_eq!(app.panel, peakscope::tui::app::Panel::Ism);
+    // the predictor announces the plan, streams chunks, then labels the hot spot
+    app.on_ism_started(peak, 0, 1000, b"ACGT".to_vec(), vec![(0, 1), (0, 2), (0, 3), (1, 0)]);
+    let t = app.tracks.len();
+    app.on_ism_chunk(peak, vec![1.0; t], 0, vec![]);
+    app.on_ism_chunk(peak, vec![], 0, vec![vec![3.0; t], vec![0.5; t]]);
+    let v = app.ism.as_ref().unwrap();
+    assert_eq!(v.done, 2);
+    assert_eq!(v.delta(0, 1, 0), Some(2.0));
+    assert_eq!(v.delta(0, 2, 0), Some(-0.5));
+    assert_eq!(v.delta(0, 3, 0), None, "not computed yet");
+    assert_eq!(v.delta(0, 0, 0), None, "reference base");
+    app.on_ism_done(peak, vec![Some("HNF4A 0.95 @ 1,001".into()); t]);
+    let screen = render(&app, 120, 40).join("\n");
+    assert!(screen.contains("2/4 mutants") && screen.contains("HNF4A 0.95"), "{screen}");
+    // a reply for another peak is ignored
+    app.on_ism_chunk(peak + 1, vec![9.0; t], 0, vec![vec![9.0; t]]);
+    assert_eq!(app.ism.as_ref().unwrap().done, 2);
+
+    // metrics: e starts, snapshots fill the table, e again stops
+    assert_eq!(app.on_key(key('e')), vec![Request::EvalStart]);
+    assert!(app.eval.running);
+    let layout = peakscope::eval::stream::EvalLayout {
+        tracks: app.tracks.clone(),
+        models: vec![peakscope::eval::stream::ModelLayout {
+            name: app.models[0].clone(),
+            group: None,
+            outputs: (0..t).map(Some).collect(),
+            output_names: app.tracks.clone(),
+        }],
+        strata: peakscope::eval::strata::Strata::new(&[], &["u".into()], &[1], false),
+        has_calls: false,
+    };
+    let mut st = peakscope::eval::stream::EvalState::new(layout, 10);
+    for i in 0..5 {
+        st.push(peakscope::eval::stream::PeakRow {
+            peak: i,
+            strata: st.layout.strata.assign(Some(if i % 2 == 0 { "u" } else { "x" }), None),
+            measured: (0..t).map(|k| (i * k) as f64).collect(),
+            predicted: vec![(0..t).map(|k| (i * k) as f64 * 0.5 + 1.0).collect()],
+            called: vec![false; t],
+        });
+    }
+    app.on_eval_progress(5, 10, Some(st.snapshot(false)), st.layout.strata.names().to_vec());
+    let screen = render(&app, 120, 40).join("\n");
+    assert!(screen.contains("5/10 peaks (50%)") && screen.contains("ubiquitous"), "{screen}");
+    assert_eq!(app.on_key(key('e')), vec![Request::EvalStop]);
+    app.on_eval_done(Ok(()));
+    assert!(!app.eval.running);
+}

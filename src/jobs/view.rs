@@ -16,6 +16,12 @@ pub enum ViewEvent {
     Tracks { generation: u64, locus: Locus, data: Vec<Option<Vec<BinSummary>>> },
     Preds { model: usize, peaks: Vec<usize>, values: Vec<Vec<f32>> },
     ModelsReady { device: String },
+    IsmStarted { peak: usize, model: usize, region_start: i64, seq: Vec<u8>, mutants: Vec<(u32, u8)> },
+    /// predictions per track (reference) and per mutant per track
+    IsmChunk { peak: usize, ref_pred: Vec<f32>, first: usize, preds: Vec<Vec<f32>> },
+    IsmDone { peak: usize, motifs: Vec<Option<String>> },
+    EvalProgress { done: usize, total: usize, snapshot: Option<Box<crate::eval::report::Snapshot>>, strata: Vec<String> },
+    EvalDone(Result<(), String>),
     Error(String),
 }
 
@@ -79,10 +85,36 @@ pub struct PredictRequest {
     pub peaks: Vec<(usize, Locus)>,
 }
 
+/// Work for the predictor thread.
+pub enum PredictorJob {
+    Predict(PredictRequest),
+    Ism { model: usize, peak: usize, locus: Locus },
+}
+
+/// Best-matching motif at the strongest 15-bp hot spot of ISM attribution (deltas
+/// mean-centred over the four bases, read at the reference base) for output `o`.
+fn hot_spot_motif(plan: &crate::model::ism::IsmPlan, res: &crate::model::ism::IsmResult, o: usize, motifs: &[crate::genome::motifs::Motif]) -> Option<String> {
+    let n = plan.offset.1 - plan.offset.0;
+    let mut attr = vec![0f32; n];
+    for (p, t, v) in crate::model::ism::attributions(plan, res) {
+        if t == o {
+            attr[p as usize - plan.offset.0] = v.abs();
+        }
+    }
+    let w = 15.min(n);
+    let (best, _) = (0..=n - w).map(|s| (s, attr[s..s + w].iter().sum::<f32>())).max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let a = (plan.offset.0 + best).saturating_sub(8);
+    let b = (plan.offset.0 + best + w + 8).min(plan.seq.len());
+    let window = &plan.seq[a..b];
+    let (m, hit) = motifs.iter().filter_map(|m| m.scan(window).map(|h| (m, h))).max_by(|x, y| x.1.relative.total_cmp(&y.1.relative))?;
+    (hit.relative >= 0.75).then(|| format!("{} {:.2} @ {}", m.name, hit.relative, crate::genome::locus::group_thousands((plan.genomic_pos((a + hit.pos) as u32) + 1) as u64)))
+}
+
 /// Start the predictor: loads every model of the config on `device`, then answers requests
-/// with one value per track for each peak (NaN where the model has no output for a track).
-pub fn spawn_predictor(cfg: ProjectConfig, device: Device, events: Sender<ViewEvent>) -> Sender<PredictRequest> {
-    let (tx, rx) = unbounded::<PredictRequest>();
+/// with one value per track for each peak (NaN where the model has no output for a track),
+/// and runs ISM on peaks, streaming chunks (a newer ISM request cancels the running one).
+pub fn spawn_predictor(cfg: ProjectConfig, device: Device, events: Sender<ViewEvent>) -> Sender<PredictorJob> {
+    let (tx, rx) = unbounded::<PredictorJob>();
     std::thread::Builder::new()
         .name("predictor".into())
         .spawn(move || {
@@ -102,8 +134,93 @@ pub fn spawn_predictor(cfg: ProjectConfig, device: Device, events: Sender<ViewEv
                 }
             };
             let tracks: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
+            let motifs = crate::genome::motifs::parse_meme(include_str!("../../assets/motifs/JASPAR2024_CORE_vertebrates_latest.meme")).unwrap_or_default();
             let _ = events.send(ViewEvent::ModelsReady { device: device_label(device) });
-            while let Some(req) = latest(&rx) {
+            // per model: output index of each track
+            let maps: Vec<Vec<Option<usize>>> = worker.models.iter().map(|i| tracks.iter().map(|t| i.target_names.iter().position(|x| x == t)).collect()).collect();
+            let (mut pending_predict, mut pending_ism) = (None, None);
+            loop {
+                if pending_predict.is_none() && pending_ism.is_none() {
+                    match rx.recv() {
+                        Ok(j) => match j {
+                            PredictorJob::Predict(r) => pending_predict = Some(r),
+                            PredictorJob::Ism { model, peak, locus } => pending_ism = Some((model, peak, locus)),
+                        },
+                        Err(_) => break,
+                    }
+                }
+                while let Ok(j) = rx.try_recv() {
+                    match j {
+                        PredictorJob::Predict(r) => pending_predict = Some(r),
+                        PredictorJob::Ism { model, peak, locus } => pending_ism = Some((model, peak, locus)),
+                    }
+                }
+                if let Some((model, peak, locus)) = pending_ism.take() {
+                    let Some(info) = worker.models.get(model) else { continue };
+                    let len = info.spec.input_length as u64;
+                    let span = locus.len().min(len).min(1000);
+                    let c = locus.center();
+                    let region = Locus::new(locus.chrom.clone(), c.saturating_sub(span / 2), c.saturating_sub(span / 2) + span);
+                    let plan = match crate::model::ism::IsmPlan::new(&fasta, &region, info.spec.input_length) {
+                        Ok(p) => std::sync::Arc::new(p),
+                        Err(e) => {
+                            let _ = events.send(ViewEvent::Error(format!("ISM: {e:#}")));
+                            continue;
+                        }
+                    };
+                    let (a, b) = plan.offset;
+                    let _ = events.send(ViewEvent::IsmStarted {
+                        peak,
+                        model,
+                        region_start: plan.genomic_pos(a as u32),
+                        seq: plan.seq[a..b].to_vec(),
+                        mutants: plan.mutants.iter().map(|&(p, alt)| (p - a as u32, alt)).collect(),
+                    });
+                    if let Ok(r) = worker.predict(model, vec![plan.seq.clone()]) {
+                        let (_, nb, nt) = r.dim();
+                        let v: Vec<f32> = (0..nt).map(|o| (0..nb).map(|bi| r[[0, bi, o]]).sum()).collect();
+                        let ref_pred = maps[model].iter().map(|o| o.map(|o| v[o]).unwrap_or(f32::NAN)).collect();
+                        let _ = events.send(ViewEvent::IsmChunk { peak, ref_pred, first: 0, preds: vec![] });
+                    }
+                    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let Ok((_, ism_rx)) = worker.ism(model, plan.clone(), false, cancel.clone()) else { break };
+                    let to_tracks = |v: &[f32]| -> Vec<f32> { maps[model].iter().map(|o| o.map(|o| v[o]).unwrap_or(f32::NAN)).collect() };
+                    let t = info.n_targets;
+                    for ev in ism_rx {
+                        // a newer request cancels this ISM; predictions wait until it stops
+                        while let Ok(j) = rx.try_recv() {
+                            match j {
+                                PredictorJob::Predict(r) => pending_predict = Some(r),
+                                PredictorJob::Ism { model, peak, locus } => {
+                                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    pending_ism = Some((model, peak, locus));
+                                }
+                            }
+                        }
+                        match ev {
+                            crate::jobs::ModelEvent::IsmChunk { first, preds, .. } => {
+                                let rows: Vec<Vec<f32>> = preds.chunks(t).map(to_tracks).collect();
+                                let _ = events.send(ViewEvent::IsmChunk { peak, ref_pred: vec![], first, preds: rows });
+                            }
+                            crate::jobs::ModelEvent::IsmDone { result, .. } => {
+                                match result {
+                                    Ok(res) => {
+                                        let labels = maps[model].iter().map(|o| o.and_then(|o| hot_spot_motif(&plan, &res, o, &motifs))).collect();
+                                        let _ = events.send(ViewEvent::IsmChunk { peak, ref_pred: to_tracks(&res.ref_pred), first: 0, preds: vec![] });
+                                        let _ = events.send(ViewEvent::IsmDone { peak, motifs: labels });
+                                    }
+                                    Err(e) => {
+                                        let _ = events.send(ViewEvent::Error(format!("ISM: {e}")));
+                                    }
+                                }
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    continue;
+                }
+                let Some(req) = pending_predict.take() else { continue };
                 let Some(info) = worker.models.get(req.model) else { continue };
                 let ctx = info.spec.context_length();
                 let seqs: Result<Vec<Vec<u8>>, _> = req

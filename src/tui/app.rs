@@ -29,11 +29,63 @@ pub enum Mode {
     Help,
 }
 
+/// The panel under the tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    None,
+    Ism,
+    Metrics,
+}
+
 /// Work the runtime must start (latest request wins; `generation` tells stale replies apart).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     Tracks { generation: u64, locus: Locus, cols: usize },
     Predict { generation: u64, model: usize, peaks: Vec<usize> },
+    Ism { model: usize, peak: usize },
+    EvalStart,
+    EvalStop,
+}
+
+/// ISM of one peak as it streams in.
+#[derive(Debug, Clone)]
+pub struct IsmView {
+    pub peak: usize,
+    pub model: usize,
+    /// genomic 0-based start of the mutated region
+    pub region_start: i64,
+    /// reference bases of the region
+    pub seq: Vec<u8>,
+    /// (offset in region, alt base 0..4)
+    pub mutants: Vec<(u32, u8)>,
+    /// reference prediction per track (NaN: model has no output for it)
+    pub ref_pred: Vec<f32>,
+    /// per mutant, per track; NaN until computed
+    pub alt_pred: Vec<Vec<f32>>,
+    pub done: usize,
+    /// best-matching motif at the strongest hot spot, per track
+    pub motifs: Vec<Option<String>>,
+    pub finished: bool,
+}
+
+impl IsmView {
+    /// delta (alt − ref) for a region offset and base, or None for the reference base or
+    /// a mutant not computed yet.
+    pub fn delta(&self, offset: usize, base: usize, track: usize) -> Option<f32> {
+        let k = self.mutants.iter().position(|&(o, a)| o as usize == offset && a as usize == base)?;
+        let v = self.alt_pred[k][track] - self.ref_pred[track];
+        v.is_finite().then_some(v)
+    }
+}
+
+/// The evaluation as it runs.
+#[derive(Debug, Clone, Default)]
+pub struct EvalView {
+    pub running: bool,
+    pub done: usize,
+    pub total: usize,
+    pub snapshot: Option<crate::eval::report::Snapshot>,
+    pub strata: Vec<String>,
 }
 
 pub struct App {
@@ -62,6 +114,11 @@ pub struct App {
     pub device: String,
     pub models_ready: bool,
     pub quit: bool,
+    pub panel: Panel,
+    pub ism: Option<IsmView>,
+    /// track shown in the ISM panel
+    pub ism_track: usize,
+    pub eval: EvalView,
 }
 
 impl App {
@@ -96,6 +153,10 @@ impl App {
             device: String::new(),
             models_ready: false,
             quit: false,
+            panel: Panel::None,
+            ism: None,
+            ism_track: 0,
+            eval: EvalView::default(),
         }
     }
 
@@ -303,6 +364,52 @@ impl App {
             }
             Action::Quit => {
                 self.quit = true;
+                if self.eval.running {
+                    return vec![Request::EvalStop];
+                }
+                return vec![];
+            }
+            Action::Ism => {
+                let Some(peak) = self.selected else {
+                    self.status = "select a peak first (n, N or enter)".into();
+                    return vec![];
+                };
+                if self.models.is_empty() || !self.models_ready {
+                    self.status = if self.models.is_empty() { "no models in this project".into() } else { "models are still loading".into() };
+                    return vec![];
+                }
+                self.panel = Panel::Ism;
+                self.ism = None;
+                self.status = format!("ISM of {} with {}", self.peaks.get(peak).unwrap().display_name(), self.models[self.model]);
+                return vec![Request::Ism { model: self.model, peak }];
+            }
+            Action::Eval => {
+                self.panel = Panel::Metrics;
+                if self.eval.running {
+                    self.status = "stopping the evaluation after this batch".into();
+                    return vec![Request::EvalStop];
+                }
+                if self.models.is_empty() {
+                    self.status = "no models to evaluate".into();
+                    return vec![];
+                }
+                self.eval = EvalView { running: true, ..Default::default() };
+                self.status = "evaluation started (e stops it)".into();
+                return vec![Request::EvalStart];
+            }
+            Action::NextPanel => {
+                self.panel = match self.panel {
+                    Panel::None => Panel::Ism,
+                    Panel::Ism => Panel::Metrics,
+                    Panel::Metrics => Panel::None,
+                };
+                return vec![];
+            }
+            Action::CycleTrack => {
+                if !self.tracks.is_empty() {
+                    self.ism_track = (self.ism_track + n as usize) % self.tracks.len();
+                    self.status = format!("ISM panel shows {}", self.tracks[self.ism_track]);
+                }
                 return vec![];
             }
         }
@@ -327,6 +434,55 @@ impl App {
         for (p, v) in peaks.into_iter().zip(values) {
             self.preds.insert((model, p), v);
         }
+    }
+
+    /// ISM started: the plan of the region.
+    pub fn on_ism_started(&mut self, peak: usize, model: usize, region_start: i64, seq: Vec<u8>, mutants: Vec<(u32, u8)>) {
+        let t = self.tracks.len();
+        let m = mutants.len();
+        self.ism = Some(IsmView { peak, model, region_start, seq, mutants, ref_pred: vec![f32::NAN; t], alt_pred: vec![vec![f32::NAN; t]; m], done: 0, motifs: vec![None; t], finished: false });
+    }
+
+    /// A chunk of mutant predictions (per track) arrived.
+    pub fn on_ism_chunk(&mut self, peak: usize, ref_pred: Vec<f32>, first: usize, preds: Vec<Vec<f32>>) {
+        if let Some(v) = self.ism.as_mut().filter(|v| v.peak == peak) {
+            if !ref_pred.is_empty() {
+                v.ref_pred = ref_pred;
+            }
+            for (k, p) in preds.into_iter().enumerate() {
+                if let Some(slot) = v.alt_pred.get_mut(first + k) {
+                    *slot = p;
+                    v.done += 1;
+                }
+            }
+        }
+    }
+
+    pub fn on_ism_done(&mut self, peak: usize, motifs: Vec<Option<String>>) {
+        if let Some(v) = self.ism.as_mut().filter(|v| v.peak == peak) {
+            v.motifs = motifs;
+            v.finished = true;
+            self.status = format!("ISM done: {} mutants", v.done);
+        }
+    }
+
+    pub fn on_eval_progress(&mut self, done: usize, total: usize, snapshot: Option<crate::eval::report::Snapshot>, strata: Vec<String>) {
+        self.eval.done = done;
+        self.eval.total = total;
+        if !strata.is_empty() {
+            self.eval.strata = strata;
+        }
+        if snapshot.is_some() {
+            self.eval.snapshot = snapshot;
+        }
+    }
+
+    pub fn on_eval_done(&mut self, result: Result<(), String>) {
+        self.eval.running = false;
+        self.status = match result {
+            Ok(()) => format!("evaluation finished: {} of {} peaks", self.eval.done, self.eval.total),
+            Err(e) => format!("evaluation failed: {e}"),
+        };
     }
 
     pub fn is_ubiquitous(&self, label: Option<&str>) -> bool {

@@ -20,10 +20,14 @@ pub enum Action {
     ToggleScale,
     Help,
     Quit,
+    Ism,
+    Eval,
+    NextPanel,
+    CycleTrack,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 19] = [
         Action::PanLeft,
         Action::PanRight,
         Action::PanScreenLeft,
@@ -39,6 +43,10 @@ impl Action {
         Action::ToggleScale,
         Action::Help,
         Action::Quit,
+        Action::Ism,
+        Action::Eval,
+        Action::NextPanel,
+        Action::CycleTrack,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +66,10 @@ impl Action {
             Action::ToggleScale => "toggle_scale",
             Action::Help => "help",
             Action::Quit => "quit",
+            Action::Ism => "ism",
+            Action::Eval => "eval",
+            Action::NextPanel => "next_panel",
+            Action::CycleTrack => "cycle_track",
         }
     }
 
@@ -78,6 +90,10 @@ impl Action {
             Action::ToggleScale => "scale: group / per track / log",
             Action::Help => "this help",
             Action::Quit => "quit",
+            Action::Ism => "in-silico mutagenesis of the selected peak (ISM panel)",
+            Action::Eval => "start / stop the evaluation (metrics panel)",
+            Action::NextPanel => "panel: none / ISM / metrics",
+            Action::CycleTrack => "cell type shown in the ISM panel",
         }
     }
 
@@ -162,6 +178,10 @@ impl Default for Keymap {
             ("s", Action::ToggleScale),
             ("?", Action::Help),
             ("q", Action::Quit),
+            ("i", Action::Ism),
+            ("e", Action::Eval),
+            ("tab", Action::NextPanel),
+            ("c", Action::CycleTrack),
             ("ctrl+c", Action::Quit),
         ];
         Keymap { bindings: pairs.iter().map(|(k, a)| (Key::parse(k).unwrap(), *a)).collect() }

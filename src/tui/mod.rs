@@ -9,7 +9,10 @@ use crate::config::ProjectConfig;
 use crate::genome::genes::Genes;
 use crate::genome::peaks::{PeakReadOptions, PeakSet};
 use crate::genome::Fasta;
-use crate::jobs::view::{spawn_predictor, spawn_track_loader, PredictRequest, TrackRequest, ViewEvent};
+use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
+use crate::jobs::view::{spawn_predictor, spawn_track_loader, PredictRequest, PredictorJob, TrackRequest, ViewEvent};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use anyhow::Result;
 use app::{App, Request};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
@@ -52,7 +55,56 @@ pub fn run(cfg: ProjectConfig, device: tch::Device) -> Result<()> {
     let mut app = app_for(&cfg)?;
     let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<ViewEvent>();
     let tracks_tx = spawn_track_loader(cfg.tracks.iter().map(|t| t.bigwig.clone()).collect(), ev_tx.clone());
-    let pred_tx = spawn_predictor(cfg.clone(), device, ev_tx);
+    let pred_tx = spawn_predictor(cfg.clone(), device, ev_tx.clone());
+    let eval_cancel = Arc::new(AtomicBool::new(false));
+    // the evaluation runs on its own thread with its own model worker
+    let start_eval = {
+        let cfg = cfg.clone();
+        let ev_tx = ev_tx.clone();
+        let cancel = eval_cancel.clone();
+        move || {
+            cancel.store(false, Ordering::SeqCst);
+            let (cfg, ev_tx, cancel) = (cfg.clone(), ev_tx.clone(), cancel.clone());
+            std::thread::Builder::new()
+                .name("eval".into())
+                .spawn(move || {
+                    let opts = EvalOptions {
+                        models: vec![],
+                        chroms: None,
+                        limit: None,
+                        device,
+                        precision: crate::model::engine::Precision::F32,
+                        batch_size: None,
+                        snapshot_every: Some(Duration::from_millis(250)),
+                    };
+                    let strata: Vec<String> = Vec::new();
+                    let tx = ev_tx.clone();
+                    let mut last_done = (0, 0);
+                    let r = run_eval(&cfg, &opts, &cancel, |ev| match ev {
+                        EvalEvent::Progress { done, total, .. } => {
+                            last_done = (done, total);
+                            let _ = tx.send(ViewEvent::EvalProgress { done, total, snapshot: None, strata: strata.clone() });
+                        }
+                        EvalEvent::Snapshot(s) => {
+                            let _ = tx.send(ViewEvent::EvalProgress { done: last_done.0, total: last_done.1, snapshot: Some(s), strata: vec![] });
+                        }
+                    });
+                    match r {
+                        Ok(out) => {
+                            let names = out.state.layout.strata.names().to_vec();
+                            let (d, t) = (out.state.rows.len(), out.state.total);
+                            let _ = ev_tx.send(ViewEvent::EvalProgress { done: d, total: t, snapshot: Some(Box::new(out.snapshot)), strata: names });
+                            let _ = ev_tx.send(ViewEvent::EvalDone(Ok(())));
+                        }
+                        Err(e) => {
+                            let _ = ev_tx.send(ViewEvent::EvalDone(Err(format!("{e:#}"))));
+                        }
+                    }
+                })
+                .ok();
+        }
+    };
+    drop(ev_tx);
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -71,8 +123,15 @@ pub fn run(cfg: ProjectConfig, device: tch::Device) -> Result<()> {
                     }
                     Request::Predict { model, peaks, .. } => {
                         let peaks = peaks.into_iter().filter_map(|i| app.peaks.get(i).map(|p| (i, p.locus()))).collect();
-                        let _ = pred_tx.send(PredictRequest { model, peaks });
+                        let _ = pred_tx.send(PredictorJob::Predict(PredictRequest { model, peaks }));
                     }
+                    Request::Ism { model, peak } => {
+                        if let Some(p) = app.peaks.get(peak) {
+                            let _ = pred_tx.send(PredictorJob::Ism { model, peak, locus: p.locus() });
+                        }
+                    }
+                    Request::EvalStart => start_eval(),
+                    Request::EvalStop => eval_cancel.store(true, Ordering::SeqCst),
                 }
             }
         };
@@ -113,12 +172,18 @@ pub fn run(cfg: ProjectConfig, device: tch::Device) -> Result<()> {
                         let reqs = app.refresh();
                         send(&app, reqs);
                     }
+                    ViewEvent::IsmStarted { peak, model, region_start, seq, mutants } => app.on_ism_started(peak, model, region_start, seq, mutants),
+                    ViewEvent::IsmChunk { peak, ref_pred, first, preds } => app.on_ism_chunk(peak, ref_pred, first, preds),
+                    ViewEvent::IsmDone { peak, motifs } => app.on_ism_done(peak, motifs),
+                    ViewEvent::EvalProgress { done, total, snapshot, strata } => app.on_eval_progress(done, total, snapshot.map(|s| *s), strata),
+                    ViewEvent::EvalDone(r) => app.on_eval_done(r),
                     ViewEvent::Error(e) => app.status = e,
                 }
             }
         }
         Ok(())
     })();
+    eval_cancel.store(true, Ordering::SeqCst);
     restore_terminal();
     let _ = std::panic::take_hook();
     result

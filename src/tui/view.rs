@@ -1,5 +1,5 @@
 //! Drawing: widgets only read the app state (`impl Widget for &App`).
-use super::app::{App, Mode, Scale, LABEL_W};
+use super::app::{App, Mode, Panel, Scale, LABEL_W};
 use crate::genome::locus::group_thousands;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -55,6 +55,32 @@ impl App {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        // tracks on top; the ISM or metrics panel below when open and there is room
+        let panel_h = if self.panel != Panel::None && area.height >= 18 { (area.height * 2 / 5).max(9) } else { 0 };
+        let top = Rect::new(area.x, area.y, area.width, area.height - panel_h);
+        self.render_tracks(top, buf);
+        if panel_h > 0 {
+            let r = Rect::new(area.x, area.y + top.height, area.width, panel_h);
+            match self.panel {
+                Panel::Ism => self.render_ism(r, buf),
+                Panel::Metrics => self.render_metrics(r, buf),
+                Panel::None => {}
+            }
+        }
+        if self.mode == Mode::Help {
+            let lines: Vec<String> = self.keymap.help().into_iter().map(|(k, d)| format!("{k:>12}  {d}")).collect();
+            let w = area.width;
+            let hw = (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(w);
+            let hh = (lines.len() as u16 + 2).min(area.height);
+            let r = Rect::new(area.x + (w.saturating_sub(hw)) / 2, area.y + (area.height.saturating_sub(hh)) / 2, hw, hh);
+            Clear.render(r, buf);
+            Paragraph::new(lines.join("\n")).block(Block::default().borders(Borders::ALL).title(" keys (any key closes) ")).render(r, buf);
+        }
+    }
+}
+
+impl App {
+    fn render_tracks(&self, area: Rect, buf: &mut Buffer) {
         let dim = Style::default().fg(Color::Indexed(244));
         let bold = Style::default().add_modifier(Modifier::BOLD);
         let w = area.width;
@@ -165,13 +191,138 @@ impl Widget for &App {
             ),
         };
         buf.set_stringn(area.x, sy, &line, w as usize, Style::default().fg(Color::Indexed(252)));
-        if self.mode == Mode::Help {
-            let lines: Vec<String> = self.keymap.help().into_iter().map(|(k, d)| format!("{k:>12}  {d}")).collect();
-            let hw = (lines.iter().map(|l| l.chars().count()).max().unwrap_or(20) as u16 + 4).min(w);
-            let hh = (lines.len() as u16 + 2).min(area.height);
-            let r = Rect::new(area.x + (w.saturating_sub(hw)) / 2, area.y + (area.height.saturating_sub(hh)) / 2, hw, hh);
-            Clear.render(r, buf);
-            Paragraph::new(lines.join("\n")).block(Block::default().borders(Borders::ALL).title(" keys (any key closes) ")).render(r, buf);
+    }
+
+    fn render_ism(&self, area: Rect, buf: &mut Buffer) {
+        let dim = Style::default().fg(Color::Indexed(244));
+        let w = area.width as usize;
+        let t = self.ism_track.min(self.tracks.len().saturating_sub(1));
+        let Some(v) = &self.ism else {
+            buf.set_stringn(area.x, area.y, "─ ISM ─ select a peak (n/N/enter) and press i", w, dim);
+            return;
+        };
+        let name = self.peaks.get(v.peak).map(|p| p.display_name()).unwrap_or_default();
+        let motif = v.motifs.get(t).cloned().flatten().map(|m| format!(" · hot spot motif {m}")).unwrap_or_default();
+        let title = format!(
+            "─ ISM {name} · {} · cell type {} (c) · {}/{} mutants{}{motif}",
+            self.models.get(v.model).cloned().unwrap_or_default(),
+            self.tracks.get(t).cloned().unwrap_or_default(),
+            v.done,
+            v.mutants.len(),
+            if v.finished { "" } else { " …" }
+        );
+        buf.set_stringn(area.x, area.y, &title, w, Style::default().add_modifier(Modifier::BOLD));
+        let n = v.seq.len();
+        let cols = w.saturating_sub(LABEL_W as usize).max(1);
+        let per_col = n.div_ceil(cols).max(1);
+        let ncols = n.div_ceil(per_col);
+        // strongest |delta| per column and base, signed
+        let cell = |c: usize, base: usize| -> Option<f32> {
+            (c * per_col..((c + 1) * per_col).min(n)).filter_map(|p| v.delta(p, base, t)).max_by(|a, b| a.abs().total_cmp(&b.abs()))
+        };
+        let max = (0..ncols).flat_map(|c| (0..4).filter_map(move |b| cell(c, b))).fold(0f32, |m, x| m.max(x.abs()));
+        let reds = [52u8, 88, 124, 160, 196];
+        let blues = [17u8, 18, 19, 20, 21];
+        for (bi, base) in ['A', 'C', 'G', 'T'].iter().enumerate() {
+            let y = area.y + 1 + bi as u16;
+            if y >= area.y + area.height {
+                break;
+            }
+            buf.set_stringn(area.x, y, format!("  {base} → ", ), LABEL_W as usize, dim);
+            for c in 0..ncols.min(cols) {
+                let x = area.x + LABEL_W + c as u16;
+                let is_ref = per_col == 1 && v.seq.get(c).is_some_and(|&r| r.to_ascii_uppercase() == *base as u8);
+                let (sym, style) = match cell(c, bi) {
+                    Some(d) if max > 0.0 => {
+                        let k = ((d.abs() / max) * 4.999) as usize;
+                        let bg = if d < 0.0 { reds[k.min(4)] } else { blues[k.min(4)] };
+                        (" ", Style::default().bg(Color::Indexed(bg)))
+                    }
+                    _ if is_ref => ("·", dim),
+                    _ => (" ", Style::default()),
+                };
+                buf.set_string(x, y, sym, style);
+            }
+        }
+        // importance: attribution at the reference base (deltas mean-centred over bases)
+        let y = area.y + 5;
+        if y < area.y + area.height {
+            buf.set_stringn(area.x, y, "  importance", LABEL_W as usize, dim);
+            let attr = |p: usize| -> f32 {
+                let r = crate::genome::onehot::base_index(v.seq[p]);
+                match r {
+                    Some(_) => -(0..4).filter_map(|b| v.delta(p, b, t)).sum::<f32>() / 4.0,
+                    None => 0.0,
+                }
+            };
+            let vals: Vec<f32> = (0..ncols).map(|c| (c * per_col..((c + 1) * per_col).min(n)).map(attr).max_by(|a, b| a.abs().total_cmp(&b.abs())).unwrap_or(0.0)).collect();
+            let amax = vals.iter().fold(0f32, |m, x| m.max(x.abs()));
+            for (c, a) in vals.iter().enumerate().take(cols) {
+                let ch = level(a.abs() as f64, amax as f64);
+                let color = if *a < 0.0 { Color::Indexed(196) } else { Color::Indexed(39) };
+                buf.set_string(area.x + LABEL_W + c as u16, y, ch.to_string(), Style::default().fg(color));
+            }
+        }
+        let y = area.y + 6;
+        if y < area.y + area.height && per_col == 1 {
+            buf.set_stringn(area.x, y, "  reference", LABEL_W as usize, dim);
+            buf.set_stringn(area.x + LABEL_W, y, String::from_utf8_lossy(&v.seq[..n.min(cols)]), cols, dim);
+        }
+        let y = area.y + 7;
+        if y < area.y + area.height {
+            buf.set_stringn(
+                area.x,
+                y,
+                format!("  {} bp from {}, {} bp per column; blue: mutation raises the prediction, red: lowers it", n, group_thousands((v.region_start + 1).max(0) as u64), per_col),
+                w,
+                dim,
+            );
         }
     }
+
+    fn render_metrics(&self, area: Rect, buf: &mut Buffer) {
+        let dim = Style::default().fg(Color::Indexed(244));
+        let w = area.width as usize;
+        let e = &self.eval;
+        let state = if e.running { "running (e stops)" } else if e.snapshot.is_some() { "done" } else { "press e to evaluate" };
+        let pct = if e.total > 0 { 100.0 * e.done as f64 / e.total as f64 } else { 0.0 };
+        buf.set_stringn(area.x, area.y, format!("─ metrics · {state} · {}/{} peaks ({pct:.0}%) · mean Pearson of log2(x+1) over cell types", e.done, e.total), w, Style::default().add_modifier(Modifier::BOLD));
+        let Some(snap) = &e.snapshot else { return };
+        let models: Vec<&String> = snap.models.keys().collect();
+        let colw = 13usize;
+        let mut header = format!("{:<24}{:>7}", "stratum", "n");
+        for m in &models {
+            header += &format!("{:>w$}", truncate(m, colw - 1), w = colw);
+        }
+        header += &format!("{:>12}", "overcorr*");
+        buf.set_stringn(area.x, area.y + 1, &header, w, dim);
+        let active = self.models.get(self.model);
+        let strata: Vec<&String> = if e.strata.is_empty() { snap.models.values().next().map(|m| m.summary.keys().collect()).unwrap_or_default() } else { e.strata.iter().collect() };
+        let mut y = area.y + 2;
+        for st in strata {
+            if y >= area.y + area.height {
+                break;
+            }
+            let n = snap.models.values().next().and_then(|m| m.summary.get(st)).map(|s| s.n).unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            let mut line = format!("{:<24}{:>7}", truncate(st, 23), n);
+            for m in &models {
+                let p = snap.models[*m].summary.get(st).map(|s| s.mean_pearson).unwrap_or(f64::NAN);
+                line += &format!("{:>w$}", crate::eval::report::fmt3(p), w = colw);
+            }
+            let oc = active.and_then(|a| snap.models.get(a)).and_then(|m| m.summary.get(st)).map(|s| s.overcorrelation).unwrap_or(f64::NAN);
+            line += &format!("{:>12}", crate::eval::report::fmt3(oc));
+            buf.set_stringn(area.x, y, &line, w, Style::default());
+            y += 1;
+        }
+        if y < area.y + area.height {
+            buf.set_stringn(area.x, y, format!("  * over-correlation of the active model ({})", active.cloned().unwrap_or_default()), w, dim);
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n.saturating_sub(1)).collect::<String>() + "…" }
 }

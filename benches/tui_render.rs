@@ -1,0 +1,39 @@
+//! Frame render time of the track panel at 200×60 with 10 cell types × 2 models (measured
+//! and predicted rows, 30 peaks in view, genes), into ratatui's TestBackend.
+use criterion::{criterion_group, criterion_main, Criterion};
+use peakscope::genome::bigwig::BinSummary;
+use peakscope::genome::genes::{Gene, Genes};
+use peakscope::genome::{ChromNames, Locus, Peak, PeakSet};
+use peakscope::tui::app::{App, Panel};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+fn app() -> App {
+    let tracks: Vec<String> = (0..10).map(|t| format!("celltype{t}")).collect();
+    let peaks: Vec<Peak> = (0..30)
+        .map(|i| Peak { chrom: "chr1".into(), start: 1_000 + i * 3_000, end: 1_400 + i * 3_000, name: Some(format!("p{i}")), label: Some(if i % 3 == 0 { "ubi".into() } else { "spec".into() }), summit: None })
+        .collect();
+    let genes = Genes::from_genes(vec![Gene { name: "GENE1".into(), locus: Locus::new("chr1", 5_000, 60_000), strand: Some('+') }]);
+    let mut app = App::new(tracks, vec!["mt".into(), "st".into()], ChromNames::new([("chr1".to_string(), 1_000_000u64)]), PeakSet::from_peaks(peaks), vec!["ubi".into()], Some(genes));
+    app.resize(200, 60);
+    app.goto("chr1:1-100,000").unwrap();
+    let cols = app.cols;
+    let data = (0..10).map(|t| Some((0..cols).map(|c| BinSummary { covered: 500.0, sum: ((c * (t + 1)) % 97) as f64 * 500.0, max: 50.0 }).collect())).collect();
+    let g = app.generation;
+    app.on_tracks(g, app.locus.clone(), data);
+    for m in 0..2 {
+        app.on_preds(m, (0..30).collect(), (0..30).map(|i| (0..10).map(|t| (i * t) as f32).collect()).collect());
+    }
+    app
+}
+
+fn bench(c: &mut Criterion) {
+    let mut app = app();
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    c.bench_function("render_200x60_10_tracks_2_models", |b| b.iter(|| { term.draw(|f| f.render_widget(&app, f.area())).unwrap(); }));
+    app.panel = Panel::Metrics;
+    c.bench_function("render_200x60_with_panel", |b| b.iter(|| { term.draw(|f| f.render_widget(&app, f.area())).unwrap(); }));
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
