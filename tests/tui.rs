@@ -207,3 +207,42 @@ fn ism_and_metrics_panels_fill_in_from_job_events() {
     app.on_eval_done(Ok(()));
     assert!(!app.eval.running);
 }
+
+#[test]
+fn sessions_and_exports() {
+    use peakscope::tui::export::{export_view, Session};
+    let (d, mut app, cfg) = demo_app();
+    app.resize(100, 30);
+    app.goto("chr2:5,001-9,000").unwrap();
+    app.on_key(key('m'));
+    app.on_key(key('s'));
+    app.on_key(key('c'));
+    app.on_key(key('n'));
+    // ":w FILE" and ":export FILE" become requests for the runtime
+    app.on_key(key(':'));
+    typed(&mut app, "w /tmp/x.toml");
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)), vec![Request::SaveSession("/tmp/x.toml".into())]);
+    app.on_key(key(':'));
+    typed(&mut app, "export view.svg");
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)), vec![Request::Export("view.svg".into())]);
+    // save and restore into a fresh app
+    let path = d.path().join("s.toml");
+    let s = Session::of(&app, &cfg.source);
+    s.save(&path).unwrap();
+    let back = Session::load(&path).unwrap();
+    assert_eq!(back, s);
+    let mut fresh = app_for(&cfg).unwrap();
+    fresh.resize(100, 30);
+    back.apply(&mut fresh).unwrap();
+    assert_eq!((fresh.locus.clone(), fresh.model, fresh.scale, fresh.ism_track, fresh.selected), (app.locus.clone(), 1, Scale::PerTrack, 1, app.selected));
+    // exports: text has the header; SVG is well-formed enough to hold text cells
+    let txt = d.path().join("v.txt");
+    export_view(&app, 100, 30, &txt).unwrap();
+    let t = std::fs::read_to_string(&txt).unwrap();
+    assert!(t.lines().next().unwrap().contains(&app.locus.display()), "{t}");
+    let svg = d.path().join("v.svg");
+    export_view(&app, 100, 30, &svg).unwrap();
+    let s = std::fs::read_to_string(&svg).unwrap();
+    assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>") && s.contains("<text"));
+    assert!(Session::load(&d.path().join("none.toml")).unwrap_err().to_string().contains("none.toml"));
+}

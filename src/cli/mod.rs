@@ -17,6 +17,9 @@ pub struct Cli {
     /// device for the UI's predictions: auto | cpu | cuda | cuda:N
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// reopen a session saved with `:w FILE` (locus, model, panel, scale, selection)
+    #[arg(long)]
+    pub session: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -93,8 +96,10 @@ pub enum ZooModel {
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        return match cli.config {
-            Some(p) => crate::tui::run(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?),
+        let session = cli.session.as_deref().map(crate::tui::export::Session::load).transpose()?;
+        let config = cli.config.or_else(|| session.as_ref().map(|s| PathBuf::from(&s.config)));
+        return match config {
+            Some(p) => crate::tui::run(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?, session),
             None => {
                 use clap::CommandFactory;
                 Cli::command().print_help()?;
@@ -130,7 +135,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
             use std::io::IsTerminal;
             if !no_tui && std::io::stdout().is_terminal() {
-                return crate::tui::run(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?);
+                return crate::tui::run(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?, None);
             }
             println!("{}", cfg.display());
             if !no_tui {

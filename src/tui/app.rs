@@ -45,6 +45,10 @@ pub enum Request {
     Ism { model: usize, peak: usize },
     EvalStart,
     EvalStop,
+    /// `:w FILE`
+    SaveSession(std::path::PathBuf),
+    /// `:export FILE` (.svg or text)
+    Export(std::path::PathBuf),
 }
 
 /// ISM of one peak as it streams in.
@@ -255,7 +259,20 @@ impl App {
                     KeyCode::Esc => self.mode = Mode::Normal,
                     KeyCode::Enter => {
                         self.mode = Mode::Normal;
-                        return match self.goto(text.trim()) {
+                        let t = text.trim();
+                        if !search {
+                            if let Some(f) = t.strip_prefix("w ").map(str::trim).filter(|f| !f.is_empty()) {
+                                return vec![Request::SaveSession(f.into())];
+                            }
+                            if let Some(f) = t.strip_prefix("export ").map(str::trim).filter(|f| !f.is_empty()) {
+                                return vec![Request::Export(f.into())];
+                            }
+                            if t == "q" {
+                                self.quit = true;
+                                return vec![];
+                            }
+                        }
+                        return match self.goto(t) {
                             Ok(()) => self.refresh(),
                             Err(e) => {
                                 self.status = e;

@@ -2,6 +2,7 @@
 //! drawing ([`view`]), and the event loop here, which owns the terminal (restored on exit,
 //! error and panic) and talks to the background jobs of `jobs::view`.
 pub mod app;
+pub mod export;
 pub mod keymap;
 pub mod view;
 
@@ -50,9 +51,13 @@ pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
     Ok(app)
 }
 
-/// Open the UI on a project and run until the user quits.
-pub fn run(cfg: ProjectConfig, device: tch::Device) -> Result<()> {
+/// Open the UI on a project (optionally restoring a session) and run until the user quits.
+pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Session>) -> Result<()> {
     let mut app = app_for(&cfg)?;
+    if let Some(s) = &session {
+        s.apply(&mut app)?;
+    }
+    let config_path = cfg.source.clone();
     let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<ViewEvent>();
     let tracks_tx = spawn_track_loader(cfg.tracks.iter().map(|t| t.bigwig.clone()).collect(), ev_tx.clone());
     let pred_tx = spawn_predictor(cfg.clone(), device, ev_tx.clone());
@@ -131,6 +136,7 @@ pub fn run(cfg: ProjectConfig, device: tch::Device) -> Result<()> {
                         }
                     }
                     Request::EvalStart => start_eval(),
+                    Request::SaveSession(_) | Request::Export(_) => {}
                     Request::EvalStop => eval_cancel.store(true, Ordering::SeqCst),
                 }
             }
@@ -150,6 +156,18 @@ pub fn run(cfg: ProjectConfig, device: tch::Device) -> Result<()> {
                 match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => {
                         let reqs = app.on_key(k);
+                        // file output is small; do it here, atomically, and report
+                        for r in &reqs {
+                            let res = match r {
+                                Request::SaveSession(p) => export::Session::of(&app, &config_path).save(p).map(|_| format!("session saved to {}", p.display())),
+                                Request::Export(p) => {
+                                    let sz = terminal.size()?;
+                                    export::export_view(&app, sz.width, sz.height, p).map(|_| format!("view exported to {}", p.display()))
+                                }
+                                _ => continue,
+                            };
+                            app.status = res.unwrap_or_else(|e| format!("{e:#}"));
+                        }
                         send(&app, reqs);
                         dirty = true;
                     }
