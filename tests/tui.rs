@@ -246,3 +246,44 @@ fn sessions_and_exports() {
     assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>") && s.contains("<text"));
     assert!(Session::load(&d.path().join("none.toml")).unwrap_err().to_string().contains("none.toml"));
 }
+
+#[test]
+fn peak_list_sorts_scopes_and_jumps() {
+    use peakscope::tui::app::{Panel, PeakSort};
+    let (_d, mut app, _) = demo_app();
+    app.resize(120, 40);
+    app.goto("chr1:1-60,000").unwrap();
+    let in_view = app.list_source();
+    assert!(in_view.len() > 5);
+    // tab three times: ISM, metrics, peaks; opening the list asks for heights
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    assert_eq!(app.panel, Panel::Peaks);
+    assert!(reqs.iter().any(|r| matches!(r, Request::Heights { peaks } if *peaks == in_view)));
+    // heights arrive: sorted by measured (track of the list), largest first
+    let t = app.tracks.len();
+    let vals: Vec<Vec<f64>> = in_view.iter().enumerate().map(|(k, _)| vec![(k * 7 % 11) as f64; t]).collect();
+    app.on_heights(in_view.clone(), vals);
+    let rows = app.list_rows();
+    let m: Vec<f64> = rows.iter().map(|&i| app.list_values(i).0.unwrap()).collect();
+    assert!(m.windows(2).all(|w| w[0] >= w[1]), "{m:?}");
+    // r cycles the sort key; position order is the peak order
+    for _ in 0..4 {
+        app.on_key(key('r'));
+    }
+    assert_eq!(app.list.sort, PeakSort::Position);
+    assert_eq!(app.list_rows(), in_view);
+    // j moves the cursor, enter jumps to that peak
+    app.on_key(key('j'));
+    app.on_key(key('j'));
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.selected, Some(in_view[2]));
+    // f lists the selected peak's whole cluster
+    app.on_key(key('f'));
+    let label = app.peaks.get(in_view[2]).unwrap().label.clone();
+    assert!(app.list_source().iter().all(|&i| app.peaks.get(i).unwrap().label == label));
+    assert!(app.list_source().len() > in_view.iter().filter(|&&i| app.peaks.get(i).unwrap().label == label).count());
+    let screen = render(&app, 120, 40).join("\n");
+    assert!(screen.contains("selected peak's cluster") && screen.contains("sorted by position"), "{screen}");
+}

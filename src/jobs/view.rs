@@ -8,7 +8,7 @@ use crate::genome::{BigWig, Fasta, Locus};
 use crate::jobs::ModelWorker;
 use crate::model::device::device_label;
 use crate::model::engine::{ModelSpec, Precision};
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Sender};
 use std::path::PathBuf;
 use tch::Device;
 
@@ -22,16 +22,9 @@ pub enum ViewEvent {
     IsmDone { peak: usize, motifs: Vec<Option<String>> },
     EvalProgress { done: usize, total: usize, snapshot: Option<Box<crate::eval::report::Snapshot>>, strata: Vec<String> },
     EvalDone(Result<(), String>),
+    /// measured height (sum over the central window) per peak, per track
+    Heights { peaks: Vec<usize>, values: Vec<Vec<f64>> },
     Error(String),
-}
-
-/// Newest message in the channel (earlier ones are dropped), or None when closed.
-fn latest<T>(rx: &Receiver<T>) -> Option<T> {
-    let mut msg = rx.recv().ok()?;
-    while let Ok(m) = rx.try_recv() {
-        msg = m;
-    }
-    Some(msg)
 }
 
 pub struct TrackRequest {
@@ -40,9 +33,17 @@ pub struct TrackRequest {
     pub cols: usize,
 }
 
-/// Start the track loader; send requests on the returned channel.
-pub fn spawn_track_loader(bigwigs: Vec<PathBuf>, events: Sender<ViewEvent>) -> Sender<TrackRequest> {
-    let (tx, rx) = unbounded::<TrackRequest>();
+/// Work for the track loader: column summaries of a view, or peak heights.
+pub enum LoaderJob {
+    Tracks(TrackRequest),
+    /// sums over the central `width` bp of each (peak index, locus)
+    Heights { peaks: Vec<(usize, Locus)>, width: u64 },
+}
+
+/// Start the track loader; send requests on the returned channel. The newest view request
+/// wins; height requests are all served.
+pub fn spawn_track_loader(bigwigs: Vec<PathBuf>, events: Sender<ViewEvent>) -> Sender<LoaderJob> {
+    let (tx, rx) = unbounded::<LoaderJob>();
     std::thread::Builder::new()
         .name("track-loader".into())
         .spawn(move || {
@@ -56,7 +57,41 @@ pub fn spawn_track_loader(bigwigs: Vec<PathBuf>, events: Sender<ViewEvent>) -> S
                     }
                 })
                 .collect();
-            while let Some(req) = latest(&rx) {
+            let mut pending: Option<TrackRequest> = None;
+            loop {
+                let mut heights = Vec::new();
+                if pending.is_none() {
+                    match rx.recv() {
+                        Ok(LoaderJob::Tracks(r)) => pending = Some(r),
+                        Ok(LoaderJob::Heights { peaks, width }) => heights.push((peaks, width)),
+                        Err(_) => break,
+                    }
+                }
+                while let Ok(j) = rx.try_recv() {
+                    match j {
+                        LoaderJob::Tracks(r) => pending = Some(r),
+                        LoaderJob::Heights { peaks, width } => heights.push((peaks, width)),
+                    }
+                }
+                for (peaks, width) in heights {
+                    let regions: Vec<(&str, u64, u64)> = peaks
+                        .iter()
+                        .map(|(_, l)| {
+                            let (s, e) = l.centered_window(width);
+                            (l.chrom.as_str(), s.max(0) as u64, e.max(0) as u64)
+                        })
+                        .collect();
+                    let mut per_track = Vec::with_capacity(files.len());
+                    for f in files.iter_mut() {
+                        per_track.push(match f {
+                            Some(bw) => bw.stats_many(&regions).map(|v| v.into_iter().map(|s| s.map(|s| s.sum).unwrap_or(f64::NAN)).collect()).unwrap_or_else(|_| vec![f64::NAN; regions.len()]),
+                            None => vec![f64::NAN; regions.len()],
+                        });
+                    }
+                    let values = (0..peaks.len()).map(|k| per_track.iter().map(|t| t[k]).collect()).collect();
+                    let _ = events.send(ViewEvent::Heights { peaks: peaks.iter().map(|(i, _)| *i).collect(), values });
+                }
+                let Some(req) = pending.take() else { continue };
                 let mut data = Vec::with_capacity(files.len());
                 for f in files.iter_mut() {
                     data.push(match f {

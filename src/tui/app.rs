@@ -35,6 +35,24 @@ pub enum Panel {
     None,
     Ism,
     Metrics,
+    Peaks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeakSort {
+    Measured,
+    Predicted,
+    Error,
+    Specificity,
+    Position,
+}
+
+/// The peak list: which peaks, in which order, and the cursor.
+#[derive(Debug, Clone)]
+pub struct PeakList {
+    pub in_cluster: bool,
+    pub sort: PeakSort,
+    pub cursor: usize,
 }
 
 /// Work the runtime must start (latest request wins; `generation` tells stale replies apart).
@@ -49,6 +67,8 @@ pub enum Request {
     SaveSession(std::path::PathBuf),
     /// `:export FILE` (.svg or text)
     Export(std::path::PathBuf),
+    /// measured heights (central-window sums per track) of these peaks
+    Heights { peaks: Vec<usize> },
 }
 
 /// ISM of one peak as it streams in.
@@ -123,6 +143,11 @@ pub struct App {
     /// track shown in the ISM panel
     pub ism_track: usize,
     pub eval: EvalView,
+    /// per peak: number of tracks whose own calls overlap it (when known)
+    pub specificity: Vec<Option<u32>>,
+    /// measured height per peak (per track), as loaded
+    pub heights: HashMap<usize, Vec<f64>>,
+    pub list: PeakList,
 }
 
 impl App {
@@ -161,6 +186,9 @@ impl App {
             ism: None,
             ism_track: 0,
             eval: EvalView::default(),
+            specificity: Vec::new(),
+            heights: HashMap::new(),
+            list: PeakList { in_cluster: false, sort: PeakSort::Measured, cursor: 0 },
         }
     }
 
@@ -193,7 +221,61 @@ impl App {
                 out.push(Request::Predict { generation: self.generation, model: self.model, peaks: missing });
             }
         }
+        if self.panel == Panel::Peaks {
+            let need: Vec<usize> = self.list_source().into_iter().filter(|i| !self.heights.contains_key(i)).take(2000).collect();
+            if !need.is_empty() {
+                out.push(Request::Heights { peaks: need.clone() });
+            }
+            if self.models_ready && !self.models.is_empty() {
+                let np: Vec<usize> = self.list_source().into_iter().filter(|&i| !self.preds.contains_key(&(self.model, i))).take(500).collect();
+                if !np.is_empty() {
+                    out.push(Request::Predict { generation: self.generation, model: self.model, peaks: np });
+                }
+            }
+        }
         out
+    }
+
+    /// Peaks the list draws from: those in view, or all of the selected peak's cluster.
+    pub fn list_source(&self) -> Vec<usize> {
+        match (self.list.in_cluster, self.peak_filter()) {
+            (true, Some(label)) => (0..self.peaks.len()).filter(|&i| self.peaks.get(i).unwrap().label.as_deref() == Some(label.as_str())).collect(),
+            _ => self.peaks.overlapping(&self.locus.chrom, self.locus.start, self.locus.end),
+        }
+    }
+
+    /// (measured, predicted) height of a peak for the list's track, when known.
+    pub fn list_values(&self, i: usize) -> (Option<f64>, Option<f64>) {
+        let t = self.ism_track;
+        let m = self.heights.get(&i).and_then(|v| v.get(t)).copied();
+        let p = self.preds.get(&(self.model, i)).and_then(|v| v.get(t)).map(|&x| x as f64).filter(|x| x.is_finite());
+        (m, p)
+    }
+
+    /// The list in its current order.
+    pub fn list_rows(&self) -> Vec<usize> {
+        let mut rows = self.list_source();
+        let key = |i: usize| -> f64 {
+            let (m, p) = self.list_values(i);
+            match self.list.sort {
+                PeakSort::Measured => -m.unwrap_or(f64::NEG_INFINITY),
+                PeakSort::Predicted => -p.unwrap_or(f64::NEG_INFINITY),
+                PeakSort::Error => match (m, p) {
+                    (Some(m), Some(p)) => -((p + 1.0).log2() - (m + 1.0).log2()).abs(),
+                    _ => f64::INFINITY,
+                },
+                PeakSort::Specificity => self.specificity.get(i).copied().flatten().map(|s| s as f64).unwrap_or(f64::INFINITY),
+                PeakSort::Position => i as f64,
+            }
+        };
+        rows.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+        rows
+    }
+
+    pub fn on_heights(&mut self, peaks: Vec<usize>, values: Vec<Vec<f64>>) {
+        for (p, v) in peaks.into_iter().zip(values) {
+            self.heights.insert(p, v);
+        }
     }
 
     fn take_count(&mut self) -> usize {
@@ -344,6 +426,15 @@ impl App {
                     None => self.status = format!("no {} peak{}", if action == Action::NextPeak { "next" } else { "previous" }, filter.map(|f| format!(" in {f}")).unwrap_or_default()),
                 }
             }
+            Action::SelectPeak if self.panel == Panel::Peaks && !self.list_source().is_empty() => {
+                let rows = self.list_rows();
+                let i = rows[self.list.cursor.min(rows.len() - 1)];
+                let keep = self.list.in_cluster;
+                self.jump_to_peak(i);
+                if !keep {
+                    self.list.cursor = 0;
+                }
+            }
             Action::SelectPeak => {
                 let c = self.locus.start + w / 2;
                 let near = self.peaks.overlapping(&chrom, self.locus.start, self.locus.end).into_iter().min_by_key(|&i| {
@@ -418,9 +509,44 @@ impl App {
                 self.panel = match self.panel {
                     Panel::None => Panel::Ism,
                     Panel::Ism => Panel::Metrics,
-                    Panel::Metrics => Panel::None,
+                    Panel::Metrics => Panel::Peaks,
+                    Panel::Peaks => Panel::None,
                 };
+                if self.panel == Panel::Peaks {
+                    return self.refresh();
+                }
                 return vec![];
+            }
+            Action::ListUp | Action::ListDown => {
+                let len = self.list_source().len();
+                if self.panel != Panel::Peaks || len == 0 {
+                    return vec![];
+                }
+                let c = self.list.cursor as i64 + if action == Action::ListDown { n } else { -n };
+                self.list.cursor = c.clamp(0, len as i64 - 1) as usize;
+                return vec![];
+            }
+            Action::SortPeaks => {
+                self.list.sort = match self.list.sort {
+                    PeakSort::Measured => PeakSort::Predicted,
+                    PeakSort::Predicted => PeakSort::Error,
+                    PeakSort::Error => PeakSort::Specificity,
+                    PeakSort::Specificity => PeakSort::Position,
+                    PeakSort::Position => PeakSort::Measured,
+                };
+                self.list.cursor = 0;
+                self.status = format!("peak list sorted by {:?}", self.list.sort).to_lowercase();
+                return vec![];
+            }
+            Action::ListScope => {
+                self.list.in_cluster = !self.list.in_cluster;
+                self.list.cursor = 0;
+                self.status = match (self.list.in_cluster, self.peak_filter()) {
+                    (true, Some(l)) => format!("peak list: cluster {l}"),
+                    (true, None) => "peak list: select a peak to list its cluster".into(),
+                    _ => "peak list: peaks in view".into(),
+                };
+                return self.refresh();
             }
             Action::CycleTrack => {
                 if !self.tracks.is_empty() {

@@ -141,6 +141,7 @@ impl Session {
         app.panel = match self.panel.as_str() {
             "ism" => Panel::Ism,
             "metrics" => Panel::Metrics,
+            "peaks" => Panel::Peaks,
             _ => Panel::None,
         };
         app.scale = match self.scale.as_str() {

@@ -24,10 +24,14 @@ pub enum Action {
     Eval,
     NextPanel,
     CycleTrack,
+    ListUp,
+    ListDown,
+    SortPeaks,
+    ListScope,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 23] = [
         Action::PanLeft,
         Action::PanRight,
         Action::PanScreenLeft,
@@ -47,6 +51,10 @@ impl Action {
         Action::Eval,
         Action::NextPanel,
         Action::CycleTrack,
+        Action::ListUp,
+        Action::ListDown,
+        Action::SortPeaks,
+        Action::ListScope,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +78,10 @@ impl Action {
             Action::Eval => "eval",
             Action::NextPanel => "next_panel",
             Action::CycleTrack => "cycle_track",
+            Action::ListUp => "list_up",
+            Action::ListDown => "list_down",
+            Action::SortPeaks => "sort_peaks",
+            Action::ListScope => "list_scope",
         }
     }
 
@@ -92,8 +104,12 @@ impl Action {
             Action::Quit => "quit",
             Action::Ism => "in-silico mutagenesis of the selected peak (ISM panel)",
             Action::Eval => "start / stop the evaluation (metrics panel)",
-            Action::NextPanel => "panel: none / ISM / metrics",
-            Action::CycleTrack => "cell type shown in the ISM panel",
+            Action::NextPanel => "panel: none / ISM / metrics / peak list",
+            Action::CycleTrack => "cell type of the ISM panel and the peak list",
+            Action::ListUp => "peak list: move up (enter jumps to it)",
+            Action::ListDown => "peak list: move down",
+            Action::SortPeaks => "peak list: sort by measured / predicted / error / specificity / position",
+            Action::ListScope => "peak list: peaks in view / in the selected peak's cluster",
         }
     }
 
@@ -182,6 +198,12 @@ impl Default for Keymap {
             ("e", Action::Eval),
             ("tab", Action::NextPanel),
             ("c", Action::CycleTrack),
+            ("up", Action::ListUp),
+            ("k", Action::ListUp),
+            ("down", Action::ListDown),
+            ("j", Action::ListDown),
+            ("r", Action::SortPeaks),
+            ("f", Action::ListScope),
             ("ctrl+c", Action::Quit),
         ];
         Keymap { bindings: pairs.iter().map(|(k, a)| (Key::parse(k).unwrap(), *a)).collect() }

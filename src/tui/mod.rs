@@ -11,7 +11,7 @@ use crate::genome::genes::Genes;
 use crate::genome::peaks::{PeakReadOptions, PeakSet};
 use crate::genome::Fasta;
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
-use crate::jobs::view::{spawn_predictor, spawn_track_loader, PredictRequest, PredictorJob, TrackRequest, ViewEvent};
+use crate::jobs::view::{spawn_predictor, spawn_track_loader, LoaderJob, PredictRequest, PredictorJob, TrackRequest, ViewEvent};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use anyhow::Result;
@@ -44,6 +44,11 @@ pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
         cfg.peaks.as_ref().map(|p| p.ubiquitous.clone()).unwrap_or_default(),
         genes,
     );
+    // specificity from the per-track calls, when every track has them
+    let calls: Vec<PeakSet> = cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
+    if !calls.is_empty() && calls.len() == cfg.tracks.len() {
+        app.specificity = crate::genome::peaks::specificity(&app.peaks, &calls).into_iter().map(Some).collect();
+    }
     let keys = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config/peakscope/keys.toml"));
     if let Some(k) = keys.filter(|k| k.exists()) {
         app.keymap = keymap::Keymap::with_overrides(&std::fs::read_to_string(&k)?)?;
@@ -58,6 +63,7 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
         s.apply(&mut app)?;
     }
     let config_path = cfg.source.clone();
+    let center_width = cfg.eval.center_width;
     let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<ViewEvent>();
     let tracks_tx = spawn_track_loader(cfg.tracks.iter().map(|t| t.bigwig.clone()).collect(), ev_tx.clone());
     let pred_tx = spawn_predictor(cfg.clone(), device, ev_tx.clone());
@@ -124,7 +130,11 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
             for r in reqs {
                 match r {
                     Request::Tracks { generation, locus, cols } => {
-                        let _ = tracks_tx.send(TrackRequest { generation, locus, cols });
+                        let _ = tracks_tx.send(LoaderJob::Tracks(TrackRequest { generation, locus, cols }));
+                    }
+                    Request::Heights { peaks } => {
+                        let peaks = peaks.into_iter().filter_map(|i| app.peaks.get(i).map(|p| (i, p.locus()))).collect();
+                        let _ = tracks_tx.send(LoaderJob::Heights { peaks, width: center_width });
                     }
                     Request::Predict { model, peaks, .. } => {
                         let peaks = peaks.into_iter().filter_map(|i| app.peaks.get(i).map(|p| (i, p.locus()))).collect();
@@ -195,6 +205,7 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
                     ViewEvent::IsmDone { peak, motifs } => app.on_ism_done(peak, motifs),
                     ViewEvent::EvalProgress { done, total, snapshot, strata } => app.on_eval_progress(done, total, snapshot.map(|s| *s), strata),
                     ViewEvent::EvalDone(r) => app.on_eval_done(r),
+                    ViewEvent::Heights { peaks, values } => app.on_heights(peaks, values),
                     ViewEvent::Error(e) => app.status = e,
                 }
             }

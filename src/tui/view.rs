@@ -64,6 +64,7 @@ impl Widget for &App {
             match self.panel {
                 Panel::Ism => self.render_ism(r, buf),
                 Panel::Metrics => self.render_metrics(r, buf),
+                Panel::Peaks => self.render_peaks(r, buf),
                 Panel::None => {}
             }
         }
@@ -319,6 +320,54 @@ impl App {
         }
         if y < area.y + area.height {
             buf.set_stringn(area.x, y, format!("  * over-correlation of the active model ({})", active.cloned().unwrap_or_default()), w, dim);
+        }
+    }
+}
+
+impl App {
+    fn render_peaks(&self, area: Rect, buf: &mut Buffer) {
+        let dim = Style::default().fg(Color::Indexed(244));
+        let w = area.width as usize;
+        let rows = self.list_rows();
+        let track = self.tracks.get(self.ism_track).cloned().unwrap_or_default();
+        let scope = if self.list.in_cluster { "selected peak's cluster" } else { "in view" };
+        buf.set_stringn(
+            area.x,
+            area.y,
+            format!("─ peaks {scope} ({}) · sorted by {} (r) · {track} (c) · ↑↓ move, enter jumps, f scope", rows.len(), format!("{:?}", self.list.sort).to_lowercase()),
+            w,
+            Style::default().add_modifier(Modifier::BOLD),
+        );
+        buf.set_stringn(area.x, area.y + 1, format!("  {:<14}{:<26}{:<22}{:>5}{:>11}{:>11}{:>8}", "name", "locus", "cluster", "spec", "measured", "predicted", "error"), w, dim);
+        let visible = area.height.saturating_sub(2) as usize;
+        let first = self.list.cursor.saturating_sub(visible.saturating_sub(1));
+        for (k, &i) in rows.iter().enumerate().skip(first).take(visible) {
+            let p = self.peaks.get(i).unwrap();
+            let (m, pr) = self.list_values(i);
+            let err = match (m, pr) {
+                (Some(m), Some(p)) => format!("{:+.2}", (p + 1.0).log2() - (m + 1.0).log2()),
+                _ => "…".into(),
+            };
+            let f = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "…".into());
+            let line = format!(
+                "{}{:<14}{:<26}{:<22}{:>5}{:>11}{:>11}{:>8}",
+                if k == self.list.cursor { "▶ " } else { "  " },
+                truncate(&p.display_name(), 13),
+                p.locus().display(),
+                truncate(p.label.as_deref().unwrap_or("-"), 21),
+                self.specificity.get(i).copied().flatten().map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                f(m),
+                f(pr),
+                err
+            );
+            let mut st = Style::default();
+            if k == self.list.cursor {
+                st = st.add_modifier(Modifier::REVERSED);
+            }
+            if self.selected == Some(i) {
+                st = st.fg(Color::Indexed(226));
+            }
+            buf.set_stringn(area.x, area.y + 2 + (k - first) as u16, &line, w, st);
         }
     }
 }
