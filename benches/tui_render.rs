@@ -35,5 +35,32 @@ fn bench(c: &mut Criterion) {
     c.bench_function("render_200x60_with_panel", |b| b.iter(|| { term.draw(|f| f.render_widget(&app, f.area())).unwrap(); }));
 }
 
-criterion_group!(benches, bench);
+/// A key press to a drawn frame on the demo project, tiles cached: the pan, the track
+/// loader's column summaries for 8 cell types, and the render.
+fn key_to_frame(c: &mut Criterion) {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let cfg_path = peakscope::demo::prepare(&target.join("bench-data").join("demo"), false, false, &mut |_| {}).unwrap();
+    let cfg = peakscope::config::ProjectConfig::load(&cfg_path).unwrap();
+    let mut app = peakscope::tui::app_for(&cfg).unwrap();
+    app.resize(200, 60);
+    app.goto("chr1:100,001-140,000").unwrap();
+    let mut bws: Vec<_> = cfg.tracks.iter().map(|t| peakscope::genome::BigWig::open(&t.bigwig).unwrap()).collect();
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let mut flip = false;
+    c.bench_function("key_to_frame_demo_cached", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let k = KeyEvent::new(KeyCode::Char(if flip { 'l' } else { 'h' }), KeyModifiers::NONE);
+            let _ = app.on_key(k);
+            let (locus, cols) = (app.locus.clone(), app.cols);
+            let data = bws.iter_mut().map(|bw| bw.binned(&locus.chrom, locus.start, locus.end, cols).unwrap()).collect();
+            let g = app.generation;
+            app.on_tracks(g, locus, data);
+            term.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        })
+    });
+}
+
+criterion_group!(benches, bench, key_to_frame);
 criterion_main!(benches);

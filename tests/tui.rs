@@ -287,3 +287,41 @@ fn peak_list_sorts_scopes_and_jumps() {
     let screen = render(&app, 120, 40).join("\n");
     assert!(screen.contains("selected peak's cluster") && screen.contains("sorted by position"), "{screen}");
 }
+
+#[test]
+fn compare_models_hide_cell_types_and_show_jobs() {
+    let (_d, mut app, _) = demo_app();
+    app.resize(140, 50);
+    app.models_ready = true;
+    app.goto("chr1:1-20,000").unwrap();
+    // M adds a comparison model and asks for its predictions too
+    let reqs = app.on_key(key('M'));
+    assert_eq!(app.compare, Some(1));
+    assert!(reqs.iter().any(|r| matches!(r, Request::Predict { model: 1, .. })));
+    let in_view = app.peaks.overlapping(&app.locus.chrom, app.locus.start, app.locus.end);
+    let t = app.tracks.len();
+    app.on_preds(0, in_view.clone(), in_view.iter().map(|_| vec![100.0; t]).collect());
+    app.on_preds(1, in_view.clone(), in_view.iter().map(|_| vec![50.0; t]).collect());
+    let screen = render(&app, 140, 50);
+    assert!(screen[0].contains(&format!("vs {}", app.models[1])), "{}", screen[0]);
+    assert!(screen.iter().any(|l| l.starts_with(&format!("  vs {}", &app.models[1][..6]))), "{}", screen.join("\n"));
+    // cycling past the last model turns the comparison off
+    for _ in 0..app.models.len() - 1 {
+        app.on_key(key('M'));
+    }
+    assert_eq!(app.compare, None);
+    // c focuses a cell type, x hides it from the track panel
+    app.on_key(key('c'));
+    let hidden = app.tracks[app.ism_track].clone();
+    app.on_key(key('x'));
+    let screen = render(&app, 140, 50);
+    assert!(!screen.iter().any(|l| l.starts_with(&hidden)), "{hidden} hidden");
+    app.on_key(key('x'));
+    assert!(render(&app, 140, 50).iter().any(|l| l.starts_with(&hidden)));
+    // running jobs appear in the header
+    app.eval.running = true;
+    app.eval.done = 50;
+    app.eval.total = 200;
+    assert_eq!(app.jobs_line(), "eval 25%");
+    assert!(render(&app, 140, 50)[0].contains("eval 25%"));
+}

@@ -148,6 +148,10 @@ pub struct App {
     /// measured height per peak (per track), as loaded
     pub heights: HashMap<usize, Vec<f64>>,
     pub list: PeakList,
+    /// cell types hidden from the track panel
+    pub hidden: Vec<bool>,
+    /// a second model whose predictions are drawn under the active one's
+    pub compare: Option<usize>,
 }
 
 impl App {
@@ -189,6 +193,8 @@ impl App {
             specificity: Vec::new(),
             heights: HashMap::new(),
             list: PeakList { in_cluster: false, sort: PeakSort::Measured, cursor: 0 },
+            hidden: Vec::new(),
+            compare: None,
         }
     }
 
@@ -219,6 +225,18 @@ impl App {
                 .collect();
             if !missing.is_empty() {
                 out.push(Request::Predict { generation: self.generation, model: self.model, peaks: missing });
+            }
+            if let Some(c) = self.compare {
+                let missing: Vec<usize> = self
+                    .peaks
+                    .overlapping(&self.locus.chrom, self.locus.start, self.locus.end)
+                    .into_iter()
+                    .filter(|&i| !self.preds.contains_key(&(c, i)))
+                    .take(200)
+                    .collect();
+                if !missing.is_empty() {
+                    out.push(Request::Predict { generation: self.generation, model: c, peaks: missing });
+                }
             }
         }
         if self.panel == Panel::Peaks {
@@ -517,6 +535,31 @@ impl App {
                 }
                 return vec![];
             }
+            Action::ToggleTrack => {
+                if self.hidden.len() != self.tracks.len() {
+                    self.hidden = vec![false; self.tracks.len()];
+                }
+                if let Some(h) = self.hidden.get_mut(self.ism_track) {
+                    *h = !*h;
+                    self.status = format!("{} {}", self.tracks[self.ism_track], if *h { "hidden" } else { "shown" });
+                }
+                return vec![];
+            }
+            Action::CompareModel => {
+                if self.models.len() < 2 {
+                    self.status = "only one model: nothing to compare".into();
+                    return vec![];
+                }
+                let next = |from: usize| (from + 1..self.models.len()).find(|&m| m != self.model);
+                self.compare = match self.compare {
+                    None => next(0).or_else(|| (0..self.models.len()).find(|&m| m != self.model)),
+                    Some(c) => next(c),
+                };
+                self.status = match self.compare {
+                    Some(c) => format!("comparing {} with {}", self.models[self.model], self.models[c]),
+                    None => "comparison off".into(),
+                };
+            }
             Action::ListUp | Action::ListDown => {
                 let len = self.list_source().len();
                 if self.panel != Panel::Peaks || len == 0 {
@@ -626,6 +669,23 @@ impl App {
             Ok(()) => format!("evaluation finished: {} of {} peaks", self.eval.done, self.eval.total),
             Err(e) => format!("evaluation failed: {e}"),
         };
+    }
+
+    pub fn is_hidden(&self, t: usize) -> bool {
+        self.hidden.get(t).copied().unwrap_or(false)
+    }
+
+    /// Running jobs for the header: ISM and evaluation progress.
+    pub fn jobs_line(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(v) = self.ism.as_ref().filter(|v| !v.finished) {
+            parts.push(format!("ISM {}/{}", v.done, v.mutants.len()));
+        }
+        if self.eval.running {
+            let pct = if self.eval.total > 0 { 100 * self.eval.done / self.eval.total } else { 0 };
+            parts.push(format!("eval {pct}%"));
+        }
+        parts.join(" · ")
     }
 
     pub fn is_ubiquitous(&self, label: Option<&str>) -> bool {

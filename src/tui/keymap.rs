@@ -28,10 +28,12 @@ pub enum Action {
     ListDown,
     SortPeaks,
     ListScope,
+    ToggleTrack,
+    CompareModel,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 25] = [
         Action::PanLeft,
         Action::PanRight,
         Action::PanScreenLeft,
@@ -55,6 +57,8 @@ impl Action {
         Action::ListDown,
         Action::SortPeaks,
         Action::ListScope,
+        Action::ToggleTrack,
+        Action::CompareModel,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +86,8 @@ impl Action {
             Action::ListDown => "list_down",
             Action::SortPeaks => "sort_peaks",
             Action::ListScope => "list_scope",
+            Action::ToggleTrack => "toggle_track",
+            Action::CompareModel => "compare_model",
         }
     }
 
@@ -98,18 +104,20 @@ impl Action {
             Action::SelectPeak => "select the peak nearest the centre",
             Action::Goto => "go to chr:start-end, a chromosome, gene or peak name",
             Action::Search => "search a gene or peak name",
-            Action::CycleModel => "next model",
+            Action::CycleModel => "next model (the active one)",
             Action::ToggleScale => "scale: group / per track / log",
             Action::Help => "this help",
             Action::Quit => "quit",
             Action::Ism => "in-silico mutagenesis of the selected peak (ISM panel)",
             Action::Eval => "start / stop the evaluation (metrics panel)",
             Action::NextPanel => "panel: none / ISM / metrics / peak list",
-            Action::CycleTrack => "cell type of the ISM panel and the peak list",
+            Action::CycleTrack => "focus the next cell type (ISM panel, peak list, x)",
             Action::ListUp => "peak list: move up (enter jumps to it)",
             Action::ListDown => "peak list: move down",
             Action::SortPeaks => "peak list: sort by measured / predicted / error / specificity / position",
             Action::ListScope => "peak list: peaks in view / in the selected peak's cluster",
+            Action::ToggleTrack => "hide / show the focused cell type (c picks it)",
+            Action::CompareModel => "compare: show a second model's predictions (cycles; off after the last)",
         }
     }
 
@@ -204,6 +212,8 @@ impl Default for Keymap {
             ("j", Action::ListDown),
             ("r", Action::SortPeaks),
             ("f", Action::ListScope),
+            ("x", Action::ToggleTrack),
+            ("M", Action::CompareModel),
             ("ctrl+c", Action::Quit),
         ];
         Keymap { bindings: pairs.iter().map(|(k, a)| (Key::parse(k).unwrap(), *a)).collect() }

@@ -27,6 +27,32 @@ pub fn restore_terminal() {
     let _ = execute!(std::io::stdout(), LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
 }
 
+/// The UI's log file: `$PEAKSCOPE_CACHE/peakscope.log` (default ~/.cache/peakscope).
+pub fn log_path() -> std::path::PathBuf {
+    crate::demo::default_dir().parent().map(|p| p.join("peakscope.log")).unwrap_or_else(|| "peakscope.log".into())
+}
+
+/// A logger thread: lines sent on the channel are appended to the log file with a time.
+fn spawn_logger() -> crossbeam_channel::Sender<String> {
+    let (tx, rx) = crossbeam_channel::unbounded::<String>();
+    let path = log_path();
+    std::thread::Builder::new()
+        .name("log".into())
+        .spawn(move || {
+            use std::io::Write;
+            if let Some(d) = path.parent() {
+                let _ = std::fs::create_dir_all(d);
+            }
+            let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else { return };
+            for line in rx {
+                let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                let _ = writeln!(f, "{t} {line}");
+            }
+        })
+        .ok();
+    tx
+}
+
 /// Build the app state for a project (reads the indexes and peak files once, before the UI
 /// loop starts).
 pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
@@ -116,9 +142,16 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
         }
     };
     drop(ev_tx);
+    let log = spawn_logger();
+    let _ = log.send(format!("open {}", cfg.source.display()));
     let default_hook = std::panic::take_hook();
+    let panic_log = log_path();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&panic_log) {
+            use std::io::Write;
+            let _ = writeln!(f, "panic: {info}");
+        }
         default_hook(info);
     }));
     enable_raw_mode()?;
@@ -204,9 +237,17 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
                     ViewEvent::IsmChunk { peak, ref_pred, first, preds } => app.on_ism_chunk(peak, ref_pred, first, preds),
                     ViewEvent::IsmDone { peak, motifs } => app.on_ism_done(peak, motifs),
                     ViewEvent::EvalProgress { done, total, snapshot, strata } => app.on_eval_progress(done, total, snapshot.map(|s| *s), strata),
-                    ViewEvent::EvalDone(r) => app.on_eval_done(r),
+                    ViewEvent::EvalDone(r) => {
+                        if let Err(e) = &r {
+                            let _ = log.send(format!("eval failed: {e}"));
+                        }
+                        app.on_eval_done(r)
+                    }
                     ViewEvent::Heights { peaks, values } => app.on_heights(peaks, values),
-                    ViewEvent::Error(e) => app.status = e,
+                    ViewEvent::Error(e) => {
+                        let _ = log.send(format!("error: {e}"));
+                        app.status = e;
+                    }
                 }
             }
         }

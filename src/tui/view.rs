@@ -89,13 +89,17 @@ impl App {
         let mut y = area.y;
         // header
         let model = self.models.get(self.model).map(|m| format!("model {m}{}", if self.models_ready { "" } else { " (loading)" })).unwrap_or_else(|| "no models".into());
+        let jobs = self.jobs_line();
+        let compare = self.compare.and_then(|c| self.models.get(c)).map(|c| format!(" vs {c}")).unwrap_or_default();
         let header = format!(
-            " peakscope │ {} ({}) │ {} {} │ scale {:?}",
+            " peakscope │ {} ({}) │ {}{} {} │ scale {:?}{}",
             self.locus.display(),
             human_width(self.locus.len()),
             model,
+            compare,
             if self.device.is_empty() { String::new() } else { format!("on {}", self.device) },
-            self.scale
+            self.scale,
+            if jobs.is_empty() { String::new() } else { format!(" │ {jobs}") }
         );
         buf.set_stringn(area.x, y, &header, w as usize, bold);
         y += 1;
@@ -114,11 +118,15 @@ impl App {
         let meas = self.measured_columns();
         let group_max = meas.iter().flatten().cloned().fold(0.0, f64::max);
         let in_view = self.peaks.overlapping(&self.locus.chrom, self.locus.start, self.locus.end);
-        let pred_of = |p: usize, t: usize| self.preds.get(&(self.model, p)).and_then(|v| v.get(t)).map(|&x| self.transform(x as f64));
-        let pred_max = in_view.iter().flat_map(|&p| (0..self.tracks.len()).filter_map(move |t| pred_of(p, t))).fold(0.0, f64::max);
+        let pred_in = |m: usize, p: usize, t: usize| self.preds.get(&(m, p)).and_then(|v| v.get(t)).map(|&x| self.transform(x as f64)).filter(|x| x.is_finite());
+        let shown: Vec<usize> = std::iter::once(self.model).chain(self.compare).collect();
+        let pred_max = shown.iter().flat_map(|&m| in_view.iter().flat_map(move |&p| (0..self.tracks.len()).filter_map(move |t| pred_in(m, p, t)))).fold(0.0, f64::max);
         for (t, name) in self.tracks.iter().enumerate() {
             if y >= bottom {
                 break;
+            }
+            if self.is_hidden(t) {
+                continue;
             }
             let style = Style::default().fg(track_color(t));
             buf.set_stringn(area.x, y, format!("{name:<width$}", width = LABEL_W as usize - 1), LABEL_W as usize - 1, style);
@@ -131,19 +139,24 @@ impl App {
                 buf.set_string(x0, y, "…", dim);
             }
             y += 1;
-            if !self.models.is_empty() && y < bottom {
-                buf.set_stringn(area.x, y, "  pred", LABEL_W as usize, dim);
+            for (k, &m) in shown.iter().enumerate() {
+                if self.models.is_empty() || y >= bottom {
+                    break;
+                }
+                let label = if k == 0 { "  pred".to_string() } else { format!("  vs {}", self.models[m]) };
+                buf.set_stringn(area.x, y, &label, LABEL_W as usize - 1, dim);
                 let row_max = if self.scale == Scale::PerTrack {
-                    in_view.iter().filter_map(|&p| pred_of(p, t)).fold(0.0, f64::max)
+                    in_view.iter().filter_map(|&p| pred_in(m, p, t)).fold(0.0, f64::max)
                 } else {
                     pred_max
                 };
+                let st = if k == 0 { style.add_modifier(Modifier::DIM) } else { Style::default().fg(Color::Indexed(250)) };
                 for &p in &in_view {
-                    let Some(v) = pred_of(p, t) else { continue };
+                    let Some(v) = pred_in(m, p, t) else { continue };
                     let pk = self.peaks.get(p).unwrap();
                     let (c1, c2) = (self.col_of(pk.start), self.col_of(pk.end).max(self.col_of(pk.start) + 1));
                     for c in c1..c2.min(cols) {
-                        buf.set_string(x0 + c as u16, y, level(v, row_max).to_string(), style.add_modifier(Modifier::DIM));
+                        buf.set_string(x0 + c as u16, y, level(v, row_max).to_string(), st);
                     }
                 }
                 y += 1;
@@ -295,7 +308,7 @@ impl App {
         for m in &models {
             header += &format!("{:>w$}", truncate(m, colw - 1), w = colw);
         }
-        header += &format!("{:>12}", "overcorr*");
+        header += &format!("{:>11}{:>9}{:>9}", "overcorr*", "auroc*", "cv*");
         buf.set_stringn(area.x, area.y + 1, &header, w, dim);
         let active = self.models.get(self.model);
         let strata: Vec<&String> = if e.strata.is_empty() { snap.models.values().next().map(|m| m.summary.keys().collect()).unwrap_or_default() } else { e.strata.iter().collect() };
@@ -313,13 +326,28 @@ impl App {
                 let p = snap.models[*m].summary.get(st).map(|s| s.mean_pearson).unwrap_or(f64::NAN);
                 line += &format!("{:>w$}", crate::eval::report::fmt3(p), w = colw);
             }
-            let oc = active.and_then(|a| snap.models.get(a)).and_then(|m| m.summary.get(st)).map(|s| s.overcorrelation).unwrap_or(f64::NAN);
-            line += &format!("{:>12}", crate::eval::report::fmt3(oc));
+            let am = active.and_then(|a| snap.models.get(a));
+            let summ = am.and_then(|m| m.summary.get(st));
+            let oc = summ.map(|s| s.overcorrelation).unwrap_or(f64::NAN);
+            let roc = summ.and_then(|s| s.mean_auroc).map(crate::eval::report::fmt3).unwrap_or_else(|| "-".into());
+            let cv = am
+                .and_then(|m| m.group.as_ref())
+                .and_then(|g| snap.replicates.get(g))
+                .and_then(|r| r.strata.get(st))
+                .map(|r| crate::eval::report::fmt3(r.median_cv))
+                .unwrap_or_else(|| "-".into());
+            line += &format!("{:>11}{:>9}{:>9}", crate::eval::report::fmt3(oc), roc, cv);
             buf.set_stringn(area.x, y, &line, w, Style::default());
             y += 1;
         }
         if y < area.y + area.height {
-            buf.set_stringn(area.x, y, format!("  * over-correlation of the active model ({})", active.cloned().unwrap_or_default()), w, dim);
+            buf.set_stringn(
+                area.x,
+                y,
+                format!("  * active model ({}): over-correlation, AUROC (at the end of the run), median CV across its replicate group", active.cloned().unwrap_or_default()),
+                w,
+                dim,
+            );
         }
     }
 }
