@@ -314,10 +314,11 @@ fn compare_models_hide_cell_types_and_show_jobs() {
     app.on_key(key('c'));
     let hidden = app.tracks[app.ism_track].clone();
     app.on_key(key('x'));
+    let row_label = format!("{hidden:<11}");
     let screen = render(&app, 140, 50);
-    assert!(!screen.iter().any(|l| l.starts_with(&hidden)), "{hidden} hidden");
+    assert!(!screen.iter().any(|l| l.starts_with(&row_label)), "{hidden} hidden");
     app.on_key(key('x'));
-    assert!(render(&app, 140, 50).iter().any(|l| l.starts_with(&hidden)));
+    assert!(render(&app, 140, 50).iter().any(|l| l.starts_with(&row_label)));
     // running jobs appear in the header
     app.eval.running = true;
     app.eval.done = 50;
