@@ -308,7 +308,7 @@ impl App {
         for m in &models {
             header += &format!("{:>w$}", truncate(m, colw - 1), w = colw);
         }
-        header += &format!("{:>11}{:>9}{:>9}", "overcorr*", "auroc*", "cv*");
+        header += &format!("{:>11}{:>9}{:>9}{:>9}", "overcorr*", "auroc*", "auprc*", "cv*");
         buf.set_stringn(area.x, area.y + 1, &header, w, dim);
         let active = self.models.get(self.model);
         let strata: Vec<&String> = if e.strata.is_empty() { snap.models.values().next().map(|m| m.summary.keys().collect()).unwrap_or_default() } else { e.strata.iter().collect() };
@@ -330,13 +330,14 @@ impl App {
             let summ = am.and_then(|m| m.summary.get(st));
             let oc = summ.map(|s| s.overcorrelation).unwrap_or(f64::NAN);
             let roc = summ.and_then(|s| s.mean_auroc).map(crate::eval::report::fmt3).unwrap_or_else(|| "-".into());
+            let prc = summ.and_then(|s| s.mean_auprc).map(crate::eval::report::fmt3).unwrap_or_else(|| "-".into());
             let cv = am
                 .and_then(|m| m.group.as_ref())
                 .and_then(|g| snap.replicates.get(g))
                 .and_then(|r| r.strata.get(st))
                 .map(|r| crate::eval::report::fmt3(r.median_cv))
                 .unwrap_or_else(|| "-".into());
-            line += &format!("{:>11}{:>9}{:>9}", crate::eval::report::fmt3(oc), roc, cv);
+            line += &format!("{:>11}{:>9}{:>9}{:>9}", crate::eval::report::fmt3(oc), roc, prc, cv);
             buf.set_stringn(area.x, y, &line, w, Style::default());
             y += 1;
         }
@@ -344,10 +345,31 @@ impl App {
             buf.set_stringn(
                 area.x,
                 y,
-                format!("  * active model ({}): over-correlation, AUROC (at the end of the run), median CV across its replicate group", active.cloned().unwrap_or_default()),
+                format!("  * active model ({}): over-correlation, AUROC/AUPRC (at the end of the run), median CV across its replicate group", active.cloned().unwrap_or_default()),
                 w,
                 dim,
             );
+        }
+        // per cell type, for the active model: Pearson at ubiquitous vs specific peaks, as bars
+        let table_w = 24 + 7 + models.len() * colw + 38;
+        if let Some(m) = active.and_then(|a| snap.models.get(a)) {
+            if w > table_w + 34 {
+                let x = area.x + table_w as u16 + 2;
+                let bw = 10usize;
+                buf.set_stringn(x, area.y + 1, format!("{:<12}{:<w$} {:<w$}", "cell type", "ubiquitous", "specific", w = bw + 6), w - table_w - 2, dim);
+                for (k, (track, per)) in m.targets.iter().enumerate() {
+                    let yy = area.y + 2 + k as u16;
+                    if yy >= area.y + area.height {
+                        break;
+                    }
+                    let bar = |st: &str| -> String {
+                        let r = per.get(st).map(|t| t.pearson).unwrap_or(f64::NAN);
+                        let n = if r.is_finite() { (r.max(0.0) * bw as f64).round() as usize } else { 0 };
+                        format!("{:<bw$}{:>6}", "█".repeat(n.min(bw)), crate::eval::report::fmt3(r), bw = bw)
+                    };
+                    buf.set_stringn(x, yy, format!("{:<12}{} {}", truncate(track, 11), bar("ubiquitous"), bar("specific")), w - table_w - 2, Style::default());
+                }
+            }
         }
     }
 }
