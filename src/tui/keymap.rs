@@ -271,7 +271,8 @@ mod tests {
         let m = Keymap::default();
         assert_eq!(m.action(&ev('h')), Some(Action::PanLeft));
         assert_eq!(m.action(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(m.action(&ev('x')), None);
+        assert_eq!(m.action(&ev('x')), Some(Action::ToggleTrack));
+        assert_eq!(m.action(&ev('y')), None);
         let o = Keymap::with_overrides("[keys]\nx = \"quit\"\nh = \"zoom_in\"\n").unwrap();
         assert_eq!(o.action(&ev('x')), Some(Action::Quit));
         assert_eq!(o.action(&ev('h')), Some(Action::ZoomIn));
