@@ -217,6 +217,7 @@ fn sessions_and_exports() {
     app.on_key(key('m'));
     app.on_key(key('s'));
     app.on_key(key('c'));
+    app.on_key(key('x'));
     app.on_key(key('n'));
     // ":w FILE" and ":export FILE" become requests for the runtime
     app.on_key(key(':'));
@@ -235,6 +236,7 @@ fn sessions_and_exports() {
     fresh.resize(100, 30);
     back.apply(&mut fresh).unwrap();
     assert_eq!((fresh.locus.clone(), fresh.model, fresh.scale, fresh.ism_track, fresh.selected), (app.locus.clone(), 1, Scale::PerTrack, 1, app.selected));
+    assert!(fresh.is_hidden(1) && !fresh.is_hidden(0), "hidden cell types come back");
     // exports: text has the header; SVG is well-formed enough to hold text cells
     let txt = d.path().join("v.txt");
     export_view(&app, 100, 30, &txt).unwrap();

@@ -24,6 +24,8 @@ pub enum ViewEvent {
     EvalDone(Result<(), String>),
     /// measured height (sum over the central window) per peak, per track
     Heights { peaks: Vec<usize>, values: Vec<Vec<f64>> },
+    /// a session or export was written (message), or failed
+    Written(Result<String, String>),
     Error(String),
 }
 

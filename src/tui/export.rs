@@ -87,13 +87,22 @@ pub fn to_svg(buf: &Buffer) -> String {
     s + "</svg>\n"
 }
 
-/// Render `app` at `w`×`h` and write it as SVG (`.svg`) or plain text (anything else).
-pub fn export_view(app: &App, w: u16, h: u16, path: &Path) -> Result<()> {
+/// Render `app` at `w`×`h` as SVG (for a `.svg` path) or plain text (anything else).
+pub fn render_view(app: &App, w: u16, h: u16, path: &Path) -> Result<String> {
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h))?;
     term.draw(|f| f.render_widget(app, f.area()))?;
     let buf = term.backend().buffer().clone();
-    let text = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) { to_svg(&buf) } else { to_text(&buf) };
-    crate::genome::textio::write_atomic(path, |wr| Ok(wr.write_all(text.as_bytes())?)).with_context(|| format!("exporting the view to {}", path.display()))
+    Ok(if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg")) { to_svg(&buf) } else { to_text(&buf) })
+}
+
+/// Write text atomically, naming the file in any error.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    crate::genome::textio::write_atomic(path, |wr| Ok(wr.write_all(text.as_bytes())?)).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Render and write the view (used by tests and scripts; the UI writes on a thread).
+pub fn export_view(app: &App, w: u16, h: u16, path: &Path) -> Result<()> {
+    write_text(path, &render_view(app, w, h, path)?)
 }
 
 /// What `:w FILE` saves and `peakscope --session FILE` restores.
@@ -107,6 +116,12 @@ pub struct Session {
     pub scale: String,
     pub ism_track: Option<String>,
     pub selected_peak: Option<String>,
+    /// cell types hidden from the track panel
+    #[serde(default)]
+    pub hidden: Vec<String>,
+    /// comparison model, if any
+    #[serde(default)]
+    pub compare: Option<String>,
 }
 
 impl Session {
@@ -119,12 +134,17 @@ impl Session {
             scale: format!("{:?}", app.scale).to_lowercase(),
             ism_track: app.tracks.get(app.ism_track).cloned(),
             selected_peak: app.selected.and_then(|i| app.peaks.get(i)).and_then(|p| p.name.clone()),
+            hidden: app.tracks.iter().enumerate().filter(|(t, _)| app.is_hidden(*t)).map(|(_, n)| n.clone()).collect(),
+            compare: app.compare.and_then(|c| app.models.get(c)).cloned(),
         }
     }
 
+    pub fn to_toml(&self) -> Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(self)?;
-        crate::genome::textio::write_atomic(path, |w| Ok(w.write_all(text.as_bytes())?))
+        write_text(path, &self.to_toml()?)
     }
 
     pub fn load(path: &Path) -> Result<Session> {
@@ -153,6 +173,8 @@ impl Session {
             app.ism_track = app.tracks.iter().position(|x| x == t).unwrap_or(0);
         }
         app.selected = self.selected_peak.as_ref().and_then(|n| app.peaks.find_name(n));
+        app.hidden = app.tracks.iter().map(|t| self.hidden.contains(t)).collect();
+        app.compare = self.compare.as_ref().and_then(|c| app.models.iter().position(|m| m == c));
         Ok(())
     }
 }

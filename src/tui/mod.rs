@@ -141,6 +141,7 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
                 .ok();
         }
     };
+    let writer_tx = ev_tx.clone();
     drop(ev_tx);
     let log = spawn_logger();
     let _ = log.send(format!("open {}", cfg.source.display()));
@@ -199,17 +200,26 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
                 match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => {
                         let reqs = app.on_key(k);
-                        // file output is small; do it here, atomically, and report
+                        // prepare file output here (no IO), write it on a thread, report back
                         for r in &reqs {
-                            let res = match r {
-                                Request::SaveSession(p) => export::Session::of(&app, &config_path).save(p).map(|_| format!("session saved to {}", p.display())),
+                            let prepared = match r {
+                                Request::SaveSession(p) => export::Session::of(&app, &config_path).to_toml().map(|t| (p.clone(), t, "session saved to")),
                                 Request::Export(p) => {
                                     let sz = terminal.size()?;
-                                    export::export_view(&app, sz.width, sz.height, p).map(|_| format!("view exported to {}", p.display()))
+                                    export::render_view(&app, sz.width, sz.height, p).map(|t| (p.clone(), t, "view exported to"))
                                 }
                                 _ => continue,
                             };
-                            app.status = res.unwrap_or_else(|e| format!("{e:#}"));
+                            match prepared {
+                                Ok((path, text, what)) => {
+                                    let tx = writer_tx.clone();
+                                    std::thread::spawn(move || {
+                                        let msg = export::write_text(&path, &text).map(|_| format!("{what} {}", path.display())).map_err(|e| format!("{e:#}"));
+                                        let _ = tx.send(ViewEvent::Written(msg));
+                                    });
+                                }
+                                Err(e) => app.status = format!("{e:#}"),
+                            }
                         }
                         send(&app, reqs);
                         dirty = true;
@@ -244,6 +254,15 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
                         app.on_eval_done(r)
                     }
                     ViewEvent::Heights { peaks, values } => app.on_heights(peaks, values),
+                    ViewEvent::Written(r) => {
+                        app.status = match r {
+                            Ok(m) => m,
+                            Err(e) => {
+                                let _ = log.send(format!("error: {e}"));
+                                e
+                            }
+                        }
+                    }
                     ViewEvent::Error(e) => {
                         let _ = log.send(format!("error: {e}"));
                         app.status = e;
