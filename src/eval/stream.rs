@@ -105,6 +105,8 @@ pub struct EvalState {
     pair_acc: Vec<Vec<Vec<(PearsonAcc, PearsonAcc)>>>,
     /// [group][stratum]: per-peak CVs across the group's models (one per peak × track)
     cvs: BTreeMap<String, Vec<Vec<f64>>>,
+    /// replicate groups with their member models
+    groups: Vec<(String, Vec<usize>)>,
     pub total: usize,
 }
 
@@ -120,7 +122,11 @@ impl EvalState {
                 cvs.entry(g.clone()).or_insert_with(|| vec![Vec::new(); ns]);
             }
         }
-        EvalState { layout, rows: Vec::new(), pearson, pairs, pair_acc, cvs, total }
+        let groups = cvs
+            .keys()
+            .map(|g: &String| (g.clone(), (0..layout.models.len()).filter(|&i| layout.models[i].group.as_deref() == Some(g.as_str())).collect()))
+            .collect();
+        EvalState { layout, rows: Vec::new(), pearson, pairs, pair_acc, cvs, groups, total }
     }
 
     /// Add one peak: O(models × outputs² × strata) accumulator updates.
@@ -152,9 +158,7 @@ impl EvalState {
             }
         }
         // replicate spread: CV across the group's models of the prediction for each track
-        let groups: Vec<String> = self.cvs.keys().cloned().collect();
-        for g in groups {
-            let members: Vec<usize> = (0..self.layout.models.len()).filter(|&i| self.layout.models[i].group.as_deref() == Some(g.as_str())).collect();
+        for (g, members) in &self.groups {
             if members.len() < 2 {
                 continue;
             }
@@ -166,7 +170,7 @@ impl EvalState {
                 if vals.len() == members.len() {
                     let c = cv(&vals);
                     if c.is_finite() {
-                        let per = self.cvs.get_mut(&g).unwrap();
+                        let per = self.cvs.get_mut(g).unwrap();
                         for &s in &row.strata {
                             per[s].push(c);
                         }

@@ -82,6 +82,8 @@ pub struct IsmView {
     pub seq: Vec<u8>,
     /// (offset in region, alt base 0..4)
     pub mutants: Vec<(u32, u8)>,
+    /// per region offset and base: index into `mutants` (None for the reference base)
+    pub index: Vec<[Option<usize>; 4]>,
     /// reference prediction per track (NaN: model has no output for it)
     pub ref_pred: Vec<f32>,
     /// per mutant, per track; NaN until computed
@@ -96,7 +98,7 @@ impl IsmView {
     /// delta (alt − ref) for a region offset and base, or None for the reference base or
     /// a mutant not computed yet.
     pub fn delta(&self, offset: usize, base: usize, track: usize) -> Option<f32> {
-        let k = self.mutants.iter().position(|&(o, a)| o as usize == offset && a as usize == base)?;
+        let k = self.index.get(offset)?[base]?;
         let v = self.alt_pred[k][track] - self.ref_pred[track];
         v.is_finite().then_some(v)
     }
@@ -215,43 +217,29 @@ impl App {
     pub fn refresh(&mut self) -> Vec<Request> {
         self.generation += 1;
         let mut out = vec![Request::Tracks { generation: self.generation, locus: self.locus.clone(), cols: self.cols }];
+        let in_view = self.peaks.overlapping(&self.locus.chrom, self.locus.start, self.locus.end);
         if self.models_ready && !self.models.is_empty() {
-            let missing: Vec<usize> = self
-                .peaks
-                .overlapping(&self.locus.chrom, self.locus.start, self.locus.end)
-                .into_iter()
-                .filter(|&i| !self.preds.contains_key(&(self.model, i)))
-                .take(200)
-                .collect();
-            if !missing.is_empty() {
-                out.push(Request::Predict { generation: self.generation, model: self.model, peaks: missing });
-            }
-            if let Some(c) = self.compare {
-                let missing: Vec<usize> = self
-                    .peaks
-                    .overlapping(&self.locus.chrom, self.locus.start, self.locus.end)
-                    .into_iter()
-                    .filter(|&i| !self.preds.contains_key(&(c, i)))
-                    .take(200)
-                    .collect();
-                if !missing.is_empty() {
-                    out.push(Request::Predict { generation: self.generation, model: c, peaks: missing });
-                }
+            for m in std::iter::once(self.model).chain(self.compare) {
+                out.extend(self.predict_missing(m, &in_view, 200));
             }
         }
         if self.panel == Panel::Peaks {
-            let need: Vec<usize> = self.list_source().into_iter().filter(|i| !self.heights.contains_key(i)).take(2000).collect();
+            let source = self.list_source();
+            let need: Vec<usize> = source.iter().copied().filter(|i| !self.heights.contains_key(i)).take(2000).collect();
             if !need.is_empty() {
-                out.push(Request::Heights { peaks: need.clone() });
+                out.push(Request::Heights { peaks: need });
             }
             if self.models_ready && !self.models.is_empty() {
-                let np: Vec<usize> = self.list_source().into_iter().filter(|&i| !self.preds.contains_key(&(self.model, i))).take(500).collect();
-                if !np.is_empty() {
-                    out.push(Request::Predict { generation: self.generation, model: self.model, peaks: np });
-                }
+                out.extend(self.predict_missing(self.model, &source, 500));
             }
         }
         out
+    }
+
+    /// A prediction request for those of `peaks` that `model` has no prediction for yet.
+    fn predict_missing(&self, model: usize, peaks: &[usize], at_most: usize) -> Option<Request> {
+        let missing: Vec<usize> = peaks.iter().copied().filter(|&i| !self.preds.contains_key(&(model, i))).take(at_most).collect();
+        (!missing.is_empty()).then(|| Request::Predict { generation: self.generation, model, peaks: missing })
     }
 
     /// Peaks the list draws from: those in view, or all of the selected peak's cluster.
@@ -626,7 +614,13 @@ impl App {
     pub fn on_ism_started(&mut self, peak: usize, model: usize, region_start: i64, seq: Vec<u8>, mutants: Vec<(u32, u8)>) {
         let t = self.tracks.len();
         let m = mutants.len();
-        self.ism = Some(IsmView { peak, model, region_start, seq, mutants, ref_pred: vec![f32::NAN; t], alt_pred: vec![vec![f32::NAN; t]; m], done: 0, motifs: vec![None; t], finished: false });
+        let mut index = vec![[None; 4]; seq.len()];
+        for (k, &(o, a)) in mutants.iter().enumerate() {
+            if let Some(slot) = index.get_mut(o as usize) {
+                slot[a as usize & 3] = Some(k);
+            }
+        }
+        self.ism = Some(IsmView { peak, model, region_start, seq, mutants, index, ref_pred: vec![f32::NAN; t], alt_pred: vec![vec![f32::NAN; t]; m], done: 0, motifs: vec![None; t], finished: false });
     }
 
     /// A chunk of mutant predictions (per track) arrived.
