@@ -94,6 +94,21 @@ pub enum ZooModel {
     BinnedCount,
 }
 
+/// Write command output atomically to `path`, or to stdout when there is none.
+pub(crate) fn emit(path: Option<&std::path::Path>, f: impl FnOnce(&mut dyn std::io::Write) -> Result<()>) -> Result<()> {
+    match path {
+        Some(p) => crate::genome::textio::write_atomic(p, f),
+        None => {
+            use std::io::Write;
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            f(&mut w)?;
+            w.flush()?;
+            Ok(())
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         let session = cli.session.as_deref().map(crate::tui::export::Session::load).transpose()?;

@@ -2,7 +2,7 @@
 use crate::config::{OutputLayout, ProjectConfig};
 use crate::genome::locus::{parse_locus, LocusQuery};
 use crate::genome::peaks::{read_regions, PeakReadOptions};
-use crate::genome::textio::write_atomic;
+use super::emit;
 use crate::genome::{Fasta, Locus};
 use crate::jobs::{ModelEvent, ModelWorker};
 use crate::model::device::{device_label, parse_device};
@@ -273,19 +273,6 @@ pub fn predict(a: PredictArgs) -> Result<()> {
 
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
-}
-
-fn emit(path: Option<&Path>, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    match path {
-        Some(p) => write_atomic(p, f),
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            f(&mut w)?;
-            w.flush()?;
-            Ok(())
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,6 +1,5 @@
 //! `peakscope summarize`: bigWigAverageOverBed-style statistics per (track, region).
 use crate::genome::peaks::{read_regions, PeakReadOptions};
-use crate::genome::textio::write_atomic;
 use crate::genome::{BigWig, IntervalStats};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -162,15 +161,7 @@ pub fn run(a: SummarizeArgs) -> Result<()> {
         }
         Ok(())
     };
-    match &a.output {
-        Some(p) => write_atomic(p, write_rows)?,
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = std::io::BufWriter::new(stdout.lock());
-            write_rows(&mut lock)?;
-            lock.flush()?;
-        }
-    }
+    super::emit(a.output.as_deref(), write_rows)?;
     for r in &results {
         let missing = r.stats.iter().filter(|s| s.is_none()).count();
         if missing > 0 {
