@@ -62,8 +62,8 @@ pub enum Command {
     /// Evaluate models on a project's peaks: Pearson/Spearman per cell type and stratum,
     /// over-correlation, replicate spread, AUROC/AUPRC (metrics.json, per-peak TSV, table)
     Eval(eval_cmd::EvalArgs),
-    /// Write the demo project (synthetic genome, 8 cell types, trained models) and say how
-    /// to explore it; the README's first command
+    /// Write the demo project (synthetic genome, 8 cell types, trained models) and open the
+    /// terminal UI on it (when run in a terminal; otherwise print its config path)
     Demo {
         /// folder for the demo (default: ~/.cache/peakscope/demo-v1)
         #[arg(long)]
