@@ -209,6 +209,41 @@ mod tests {
     }
 
     #[test]
+    fn bgzip_fasta_with_its_gzi() {
+        use std::io::Write as _;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("g.fa.gz");
+        let mut seq = String::new();
+        for i in 0..5000 {
+            seq.push(b"ACGT"[(i * 7 + i / 13) % 4] as char);
+        }
+        {
+            let mut w = rust_htslib::bgzf::Writer::from_path(&p).unwrap();
+            let mut text = String::from(">chrA\n");
+            for line in seq.as_bytes().chunks(70) {
+                text.push_str(std::str::from_utf8(line).unwrap());
+                text.push('\n');
+            }
+            w.write_all(text.as_bytes()).unwrap();
+        }
+        // without .fai/.gzi: explained, not built silently
+        assert!(Fasta::open(&p).err().unwrap().to_string().contains("not indexed"));
+        build_index(&p).unwrap();
+        assert!(d.path().join("g.fa.gz.gzi").exists());
+        let fa = Fasta::open(&p).unwrap();
+        assert_eq!(fa.fetch("A", 4990, 5002).unwrap(), format!("{}NN", &seq[4990..5000]).as_bytes());
+        assert_eq!(fa.fetch("chrA", 1234, 1300).unwrap(), seq[1234..1300].as_bytes());
+        // a plain-gzip file is refused with the fix
+        let gz = d.path().join("plain.fa.gz");
+        let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+        e.write_all(b">x\nACGT\n").unwrap();
+        e.finish().unwrap();
+        std::fs::write(d.path().join("plain.fa.gz.fai"), "x\t4\t3\t4\t5\n").unwrap();
+        let err = Fasta::open(&gz).err().unwrap().to_string();
+        assert!(err.contains("bgzip"), "{err}");
+    }
+
+    #[test]
     fn unindexed_and_missing_files_are_explained() {
         let d = tempfile::tempdir().unwrap();
         let p = write_fasta(d.path(), ">a\nAC\n");
