@@ -44,5 +44,8 @@ fn demo_writes_a_complete_project_that_passes_doctor_and_evaluates() {
     let p = |model: &str, st: &str, key: &str| m[model]["summary"][st][key].as_f64().unwrap();
     assert!(p("mt_base_rep1", "ubiquitous", "mean_pearson") > p("mt_base_rep1", "specific", "mean_pearson"));
     assert!(p("mt_base_rep1", "specific", "overcorrelation") > p("single_task", "specific", "overcorrelation") + 0.3);
+    // and the baseline replicates disagree more at specific than at ubiquitous peaks
+    let cv = |st: &str| doc["metrics"]["replicates"]["mt_base"]["strata"][st]["median_cv"].as_f64().unwrap();
+    assert!(cv("specific") > cv("ubiquitous"));
 
 }

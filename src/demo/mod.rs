@@ -28,7 +28,7 @@ pub const MODELS: [(&str, Option<&str>, &str); 5] = [
 pub const BASE: NetSpec = NetSpec { filters: [64, 96, 128], dense: 64, outputs: CELL_TYPES.len() as i64 };
 pub const LARGE: NetSpec = NetSpec { filters: [128, 192, 256], dense: 128, outputs: CELL_TYPES.len() as i64 };
 pub const SINGLE: NetSpec = NetSpec { filters: [32, 48, 64], dense: 32, outputs: 1 };
-pub const EPOCHS: usize = 16;
+pub const EPOCHS: usize = 40;
 
 /// Write genome, genes, peaks, bigWigs and peak calls into `dir`.
 pub fn write_dataset(dir: &Path, d: &DemoData) -> Result<()> {
