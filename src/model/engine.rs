@@ -68,14 +68,6 @@ impl Precision {
         }
     }
 
-    pub fn kind(self) -> Kind {
-        match self {
-            Precision::F32 => Kind::Float,
-            Precision::F16 => Kind::Half,
-            Precision::BF16 => Kind::BFloat16,
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Precision::F32 => "fp32",
