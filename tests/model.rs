@@ -314,3 +314,53 @@ fn optimised_module_matches_the_original() {
         assert!((x - y).abs() <= 1e-4 * x.abs().max(1e-3), "{x} vs {y}");
     }
 }
+
+/// Counts of traced (`aten::_convolution`, with the allow_tf32 constant) and runtime
+/// (`aten::convolution`) convolution nodes in a TorchScript file's inlined graph.
+const PY_CONV_NODES: &str = r#"
+import sys, torch
+g = torch.jit.load(sys.argv[1]).inlined_graph
+traced = [n for n in g.nodes() if n.kind() == "aten::_convolution"]
+tf32 = [list(n.inputs())[12].toIValue() for n in traced]
+runtime = [n for n in g.nodes() if n.kind() == "aten::convolution"]
+print(len(traced), sum(1 for t in tf32 if t), len(runtime))
+"#;
+
+#[test]
+fn traced_convolutions_are_rewritten_to_follow_runtime_switches() {
+    use peakscope::model::engine::runtime_conv_copy;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("basset.pt");
+    zoo::save(&zoo::basset(3, 5).unwrap().0, &p).unwrap();
+    let (copy, n) = runtime_conv_copy(&p).unwrap();
+    assert_eq!(n, 9, "the Basset variant has 9 convolutions");
+    let copy = copy.unwrap();
+    // the rewrite changes no number: CPU predictions are bit-identical
+    let seqs: Vec<Vec<u8>> = (0..4).map(|i| Rng::new(40 + i).dna(1344)).collect();
+    let a = Model::load_with(spec(&p, 1344), Device::Cpu, Precision::F32, false).unwrap().predict_seqs(&seqs).unwrap();
+    let b = Model::load_with(spec(&copy, 1344), Device::Cpu, Precision::F32, false).unwrap().predict_seqs(&seqs).unwrap();
+    assert_eq!(a, b);
+    // a model without convolutions is left alone
+    let c = d.path().join("count.pt");
+    zoo::save(&zoo::base_count(100).unwrap(), &c).unwrap();
+    let (none, zero) = runtime_conv_copy(&c).unwrap();
+    assert!(none.is_none() && zero == 0);
+    // what the graph holds, read by Python torch: tracing baked allow_tf32=True into every
+    // convolution; the copy has runtime convolutions only
+    let Some(py) = python() else { return };
+    assert_eq!(run_python(&py, PY_CONV_NODES, &[p.to_str().unwrap()]).trim(), "9 9 0");
+    assert_eq!(run_python(&py, PY_CONV_NODES, &[copy.to_str().unwrap()]).trim(), "0 0 9");
+}
+
+#[test]
+fn tf32_and_half_precisions_need_cuda() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("count.pt");
+    zoo::save(&zoo::base_count(50).unwrap(), &p).unwrap();
+    assert_eq!(Precision::parse("TF32").unwrap(), Precision::TF32);
+    for prec in [Precision::TF32, Precision::F16, Precision::BF16] {
+        let e = Model::load(spec(&p, 50), Device::Cpu, prec).err().expect("refused on the CPU").to_string();
+        assert!(e.contains("needs a CUDA device") && e.contains(prec.label()), "{e}");
+    }
+    assert!(Precision::parse("fp64").unwrap_err().to_string().contains("tf32"));
+}

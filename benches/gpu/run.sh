@@ -21,9 +21,12 @@ python3 "$HERE/gen_data.py" "$W"
 "$B" make-model basset -o "$W/basset.pt" --targets 10
 M=(--model "$W/basset.pt" --input-length 1344 --fasta "$W/g.fa")
 
-step "predict: CPU vs CUDA (64 regions)"
+step "fp32 in Python torch: which switch decides CUDA vs CPU (traced TF32 constants)"
+(cd "$HERE" && python3 check_fp32.py "$W/basset.pt")
+
+step "predict: CPU vs CUDA (64 regions; fp32 must be <= 1e-4, tf32/fp16/bf16: what they cost)"
 "$B" predict "${M[@]}" --bed "$W/few.bed" --device cpu -o "$OUT/pred_cpu.tsv"
-for p in fp32 fp16 bf16; do
+for p in fp32 tf32 fp16 bf16; do
   "$B" predict "${M[@]}" --bed "$W/few.bed" --device cuda --precision $p -o "$OUT/pred_cuda_$p.tsv"
   python3 "$HERE/compare.py" "$OUT/pred_cpu.tsv" "$OUT/pred_cuda_$p.tsv" 4
 done
@@ -31,7 +34,7 @@ done
 step "ism: CPU vs CUDA (100 bp, 300 mutants)"
 R=chr1:100,001-100,100
 "$B" ism "${M[@]}" --region $R --device cpu -o "$OUT/ism_cpu.tsv"
-for p in fp32 fp16 bf16; do
+for p in fp32 tf32 fp16 bf16; do
   "$B" ism "${M[@]}" --region $R --device cuda --precision $p --batch-size 512 -o "$W/ism_cuda_$p.tsv"
   python3 "$HERE/compare.py" "$OUT/ism_cpu.tsv" "$W/ism_cuda_$p.tsv" 4
 done
@@ -39,12 +42,33 @@ step "ism deltas vs tangermeme raw outputs on CUDA (fp32)"
 python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --compare "$W/ism_cuda_fp32.tsv" --window "$W/ism_window.txt" --start 622 --end 722
 
 step "ISM benchmark: peakscope, 1344 bp window, 4032 mutants"
-"$B" bench-ism --model "$W/basset.pt" --device cuda --precision fp32,fp16,bf16 --batch-sizes 512,1024,4032 --repeats 5 --compare-unoptimized | tee "$OUT/bench_peakscope.tsv"
+"$B" bench-ism --model "$W/basset.pt" --device cuda --precision fp32,tf32,fp16,bf16 --batch-sizes 512,1024,4032 --repeats 5 --compare-unoptimized | tee "$OUT/bench_peakscope.tsv"
 step "ISM benchmark: tangermeme 1.6 (fast=False), same model and window"
+# tangermeme runs the traced file as it is: its float32 convolutions use the baked-in TF32,
+# so compare its float32 with peakscope's tf32 (peakscope's fp32 is strict IEEE)
 python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --dtypes float32,float16,bfloat16 --batch-sizes 512,1024,4032 --repeats 5 | tee "$OUT/bench_tangermeme.tsv"
 
+step "eval throughput: the demo project (1,466 peaks, 8 cell types) with a paper-size Basset"
+"$B" demo --dir "$W/demo" --no-tui
+"$B" make-model basset -o "$W/demo/basset8.pt" --targets 8
+cat >> "$W/demo/project.toml" <<'TOML'
+
+[[models]]
+name = "basset"
+path = "basset8.pt"
+targets = ["PT", "DT", "Podocyte", "Endothelial", "Myeloid", "Stromal", "Tcell", "Bcell"]
+input_length = 1344
+TOML
+for pb in fp32:256 fp32:1024 tf32:1024 fp16:1024 bf16:1024; do
+  p=${pb%:*}; bs=${pb#*:}
+  echo "eval $p batch $bs:"
+  "$B" eval --config "$W/demo/project.toml" --model basset --device cuda --precision $p --batch-size $bs -o "$OUT/eval_${p}_$bs.json" 2>&1 | grep -E "^evaluated|^basset +(all|ubiquitous|specific) "
+done
+echo "the five demo models together, fp32:"
+"$B" eval --config "$W/demo/project.toml" --model mt_base_rep1 --model mt_base_rep2 --model mt_base_rep3 --model mt_large --model single_task --device cuda --batch-size 1024 -o "$OUT/eval_demo_models.json" 2>&1 | grep -E "^evaluated"
+
 step "prediction throughput: 20000 regions"
-for p in fp32 fp16 bf16; do
+for p in fp32 tf32 fp16 bf16; do
   t0=$(date +%s.%N)
   "$B" predict "${M[@]}" --bed "$W/regions.bed" --device cuda --precision $p --batch-size 1024 -o "$W/p.tsv"
   t1=$(date +%s.%N)

@@ -19,7 +19,7 @@ pub struct BenchIsmArgs {
     pub region_length: Option<usize>,
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// comma-separated: fp32,fp16,bf16
+    /// comma-separated: fp32,tf32,fp16,bf16
     #[arg(long, default_value = "fp32", value_delimiter = ',')]
     pub precision: Vec<String>,
     #[arg(long, default_value = "128", value_delimiter = ',')]
@@ -54,7 +54,7 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
     let off = (a.input_length - rl) / 2;
     let plan = IsmPlan::from_sequence(&seq, (off, off + rl));
     let cancel = AtomicBool::new(false);
-    println!("device\tprecision\toptimized\tbatch\tmutants\tms_per_peak_median\tms_per_peak_min\tmutants_per_s");
+    println!("device\tprecision\toptimized\truntime_convs\tbatch\tmutants\tms_per_peak_median\tms_per_peak_min\tmutants_per_s");
     let variants: &[bool] = if a.compare_unoptimized { &[true, false] } else { &[true] };
     for p in &a.precision {
         let precision = Precision::parse(p)?;
@@ -87,10 +87,11 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
             times.sort_by(|x, y| x.total_cmp(y));
             let med = times[times.len() / 2];
             println!(
-                "{}\t{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.0}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.0}",
                 device_label(device),
                 precision.label(),
                 model.is_optimized(),
+                model.convs_rewritten(),
                 model.batch_size(),
                 plan.mutants.len(),
                 med,

@@ -29,7 +29,7 @@ pub struct RunArgs {
     /// auto | cpu | cuda | cuda:N
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// fp32 | fp16 | bf16 (half precisions need CUDA)
+    /// fp32 (strict) | tf32 | fp16 | bf16 (all but fp32 need CUDA)
     #[arg(long, default_value = "fp32")]
     pub precision: String,
     /// sequences per forward pass (halved automatically on CUDA out-of-memory)

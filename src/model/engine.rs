@@ -53,7 +53,10 @@ impl ModelSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {
+    /// strict IEEE fp32 (CUDA results match the CPU to ~1e-6)
     F32,
+    /// fp32 tensors, TF32 tensor cores in CUDA convolutions and matmuls (~1e-3 relative)
+    TF32,
     F16,
     BF16,
 }
@@ -62,15 +65,17 @@ impl Precision {
     pub fn parse(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "fp32" | "f32" | "float32" => Ok(Precision::F32),
+            "tf32" => Ok(Precision::TF32),
             "fp16" | "f16" | "half" | "float16" => Ok(Precision::F16),
             "bf16" | "bfloat16" => Ok(Precision::BF16),
-            _ => bail!("--precision '{s}': expected fp32, fp16 or bf16"),
+            _ => bail!("--precision '{s}': expected fp32, tf32, fp16 or bf16"),
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Precision::F32 => "fp32",
+            Precision::TF32 => "tf32",
             Precision::F16 => "fp16",
             Precision::BF16 => "bf16",
         }
@@ -117,6 +122,8 @@ pub struct Model {
     /// current batch size (halved on CUDA out-of-memory)
     batch_size: usize,
     optimized: bool,
+    /// traced convolutions rewritten to follow the runtime cuDNN switches (CUDA)
+    convs_rewritten: usize,
     /// CPU replicas for data-parallel batches, loaded on first use
     replicas: Vec<Model>,
 }
@@ -155,10 +162,21 @@ impl Model {
             bail!("model {}: batch size must be > 0", spec.name);
         }
         let p = spec.path.display().to_string();
-        let mut module = CModule::load_on_device(&spec.path, device)
+        // On CUDA, load a copy whose traced convolutions honour this process's TF32 and
+        // benchmark switches (see `runtime_conv_copy`); on the CPU they make no difference.
+        let (rewritten, convs_rewritten, rewrite_error) = match device.is_cuda().then(|| runtime_conv_copy(&spec.path)) {
+            Some(Ok((copy, n))) => (copy, n, None),
+            Some(Err(e)) => (None, 0, Some(e)),
+            None => (None, 0, None),
+        };
+        let source = rewritten.as_deref().unwrap_or(&spec.path).to_path_buf();
+        let mut module = CModule::load_on_device(&source, device)
             .map_err(|e| anyhow!("model {p}: libtorch could not load it: {}", torch_msg(&e)))?;
+        if let Some(e) = rewrite_error {
+            eprintln!("note: model {p}: its traced convolutions keep the TF32 setting they were traced with ({e:#})");
+        }
         module.set_eval();
-        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec, optimized: false, replicas: Vec::new() };
+        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec, optimized: false, convs_rewritten, replicas: Vec::new() };
         let _g = tch::no_grad_guard();
         let l = m.spec.input_length;
         let dummy = Tensor::zeros([2, 4, l as i64], (Kind::Float, device));
@@ -194,18 +212,18 @@ impl Model {
         m.n_targets = targets as usize;
         m.n_bins = bins as usize;
         if device.is_cuda() {
-            set_tf32(false);
+            set_tf32(precision == Precision::TF32);
         }
         if optimize {
-            m.try_optimize();
+            m.try_optimize(&source);
         }
         Ok(m)
     }
 
-    fn try_optimize(&mut self) {
+    fn try_optimize(&mut self, source: &Path) {
         let name = self.spec.name.clone();
         let attempt = || -> Result<CModule> {
-            let tmp = optimized_copy(&self.spec.path, self.device)?;
+            let tmp = optimized_copy(source, self.device)?;
             let mut opt = CModule::load_on_device(&tmp, self.device).map_err(|e| anyhow!(torch_msg(&e)))?;
             opt.set_eval();
             // compare on random one-hot sequences, in fp32
@@ -217,7 +235,8 @@ impl Model {
             let b = first_tensor(opt.forward_is(&[IValue::Tensor(x)]).map_err(|e| anyhow!(torch_msg(&e)))?)?;
             let scale = a.abs().max().double_value(&[]).max(1e-6);
             let diff = (a - b).abs().max().double_value(&[]) / scale;
-            if diff > 1e-4 {
+            let tolerance = if self.precision == Precision::TF32 { 1e-2 } else { 1e-4 };
+            if diff > tolerance {
                 bail!("optimised module differs from the original by {diff:.2e} (relative)");
             }
             Ok(opt)
@@ -234,6 +253,11 @@ impl Model {
     /// Whether the module runs frozen and optimised for inference.
     pub fn is_optimized(&self) -> bool {
         self.optimized
+    }
+
+    /// How many traced convolutions were rewritten to follow the runtime cuDNN switches.
+    pub fn convs_rewritten(&self) -> usize {
+        self.convs_rewritten
     }
 
     pub fn n_targets(&self) -> usize {
@@ -267,7 +291,7 @@ impl Model {
     /// Forward one batch already on the device; returns the model's tensor as it comes.
     fn raw_forward(&self, x: &Tensor) -> std::result::Result<Tensor, ForwardError> {
         let _autocast = match self.precision {
-            Precision::F32 => None,
+            Precision::F32 | Precision::TF32 => None,
             p => Some(AutocastGuard::enter(p).map_err(|msg| ForwardError { oom: false, msg })?),
         };
         let out = self.module.forward_is(&[IValue::Tensor(x.shallow_clone())]).map_err(|e| ForwardError { oom: is_oom(&e), msg: torch_msg(&e) })?;
@@ -465,31 +489,58 @@ extern "C" {
     fn peakscope_autocast_enter(dtype: i32) -> i32;
     fn peakscope_autocast_exit() -> i32;
     fn peakscope_set_tf32(allow: i32);
+    fn peakscope_runtime_conv_flags(input: *const std::ffi::c_char, output: *const std::ffi::c_char, err: *mut std::ffi::c_char, err_len: i32) -> i32;
     fn peakscope_optimize_file(input: *const std::ffi::c_char, output: *const std::ffi::c_char, device: i32, err: *mut std::ffi::c_char, err_len: i32) -> i32;
 }
 
 /// Allow or forbid TF32 in cuDNN convolutions and cuBLAS matmuls (process-wide). peakscope
-/// forbids it for fp32, so CUDA fp32 results match the CPU to ~1e-6 rather than ~1e-3.
+/// forbids it for fp32, so CUDA fp32 results match the CPU to ~1e-6 rather than ~1e-3, and
+/// allows it for `--precision tf32`. Traced convolutions obey it only after
+/// [`runtime_conv_copy`].
 pub fn set_tf32(allow: bool) {
     unsafe { peakscope_set_tf32(allow as i32) }
+}
+
+/// Tracing bakes the tracing process's cuDNN switches into every convolution
+/// (`aten::_convolution(..., benchmark, deterministic, cudnn_enabled, allow_tf32=True)`), so
+/// a traced model runs CUDA fp32 convolutions in TF32 whatever [`set_tf32`] says, and never
+/// autotunes. This writes a copy of the file whose convolutions are `aten::convolution`,
+/// which reads the switches at run time (CPU results are bit-identical). Returns the copy and
+/// the number of convolutions rewritten, or (None, 0) when the file has no traced ones.
+pub fn runtime_conv_copy(path: &Path) -> Result<(Option<tempfile::TempPath>, usize)> {
+    let (tmp, n) = file_transform(path, "peakscope-conv-", |cin, cout, err, len| unsafe { peakscope_runtime_conv_flags(cin, cout, err, len) })?;
+    Ok(if n == 0 { (None, 0) } else { (Some(tmp), n as usize) })
 }
 
 /// `torch::jit::optimize_for_inference` of a TorchScript file (freeze, fold batch norm into
 /// the preceding convolution, ...), written to a temporary file that is returned.
 fn optimized_copy(path: &Path, device: Device) -> Result<tempfile::TempPath> {
-    let tmp = tempfile::Builder::new().prefix("peakscope-opt-").suffix(".pt").tempfile()?.into_temp_path();
-    let cin = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
-    let cout = std::ffi::CString::new(tmp.as_os_str().as_encoded_bytes())?;
     let dev = match device {
         Device::Cuda(i) => i as i32,
         _ => -1,
     };
+    let (tmp, _) = file_transform(path, "peakscope-opt-", |cin, cout, err, len| unsafe { peakscope_optimize_file(cin, cout, dev, err, len) })?;
+    Ok(tmp)
+}
+
+/// Run a shim function that reads TorchScript file `path` and writes a temporary file:
+/// `f(input, output, error buffer, its length)` returns ≥ 0 on success (passed on), or < 0
+/// with a message in the buffer.
+fn file_transform(
+    path: &Path,
+    prefix: &str,
+    f: impl FnOnce(*const std::ffi::c_char, *const std::ffi::c_char, *mut std::ffi::c_char, i32) -> i32,
+) -> Result<(tempfile::TempPath, i32)> {
+    let tmp = tempfile::Builder::new().prefix(prefix).suffix(".pt").tempfile()?.into_temp_path();
+    let cin = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    let cout = std::ffi::CString::new(tmp.as_os_str().as_encoded_bytes())?;
     let mut err = vec![0 as std::ffi::c_char; 512];
-    if unsafe { peakscope_optimize_file(cin.as_ptr(), cout.as_ptr(), dev, err.as_mut_ptr(), err.len() as i32) } != 0 {
+    let code = f(cin.as_ptr(), cout.as_ptr(), err.as_mut_ptr(), err.len() as i32);
+    if code < 0 {
         let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
         bail!("{msg}");
     }
-    Ok(tmp)
+    Ok((tmp, code))
 }
 
 /// CUDA autocast to fp16/bf16 for the guard's lifetime (like `torch.autocast` in Python):
