@@ -7,7 +7,7 @@ use crate::eval::report::Snapshot;
 use crate::eval::strata::Strata;
 use crate::eval::stream::{EvalLayout, EvalState, ModelLayout, PeakRow};
 use crate::genome::chroms::canonical;
-use crate::genome::peaks::{specificity, Peak, PeakReadOptions, PeakSet};
+use crate::genome::peaks::{Peak, PeakReadOptions, PeakSet};
 use crate::genome::{BigWig, Fasta};
 use crate::jobs::ModelWorker;
 use crate::model::engine::{ModelSpec, Precision};
@@ -88,7 +88,6 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
         .map(|p| PeakSet::read(p, &PeakReadOptions::default()))
         .collect::<Result<_>>()?;
     let has_calls = calls.len() == cfg.tracks.len();
-    let spec_all = if has_calls { specificity(&set, &calls) } else { Vec::new() };
     let mut order: Vec<usize> = (0..set.len()).collect();
     if let Some(ch) = &opts.chroms {
         let keys: Vec<String> = ch.iter().map(|c| canonical(c)).collect();
@@ -192,9 +191,10 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
         timing.model_s += t.elapsed().as_secs_f64();
         // metrics
         let t = Instant::now();
-        for (k, (&pi, p)) in batch.iter().zip(&peaks).enumerate() {
-            let spec = has_calls.then(|| spec_all[pi]);
+        for (k, p) in peaks.iter().enumerate() {
+            // which cell types called this peak; their count is its specificity
             let called: Vec<bool> = if has_calls { calls.iter().map(|c| c.any_overlap(&p.chrom, p.start, p.end)).collect() } else { vec![false; tracks.len()] };
+            let spec = has_calls.then(|| called.iter().filter(|&&c| c).count() as u32);
             let row = PeakRow {
                 peak: peaks_out.len(),
                 strata: state.layout.strata.assign(p.label.as_deref(), spec),
