@@ -147,14 +147,14 @@ fn binned_layouts_and_rc_flip_bins_back() {
     let mut m = Model::load(sp.clone(), Device::Cpu, Precision::F32).unwrap();
     assert_eq!((m.n_bins(), m.n_targets()), (4, 4));
     let seq = b"AAAAAAAAAAAAAAAACCCCCCCCCCCCCCCCGGGGGGGGGGGGGGGGTTTTTTTTTTTTTTTA".to_vec();
-    let pred = m.predict_seqs(&[seq.clone()]).unwrap();
+    let pred = m.predict_seqs(std::slice::from_ref(&seq)).unwrap();
     assert_eq!(pred[[0, 0, 0]], 16.0);
     assert_eq!(pred[[0, 3, 3]], 15.0);
     // with rc: bin b of the rc output describes bin B-1-b of the forward strand, with
     // complemented bases; averaged back it gives (counts + complement counts) / 2
     sp.rc = true;
     let mut mrc = Model::load(sp.clone(), Device::Cpu, Precision::F32).unwrap();
-    let prc = mrc.predict_seqs(&[seq.clone()]).unwrap();
+    let prc = mrc.predict_seqs(std::slice::from_ref(&seq)).unwrap();
     assert_eq!(prc[[0, 0, 0]], 8.0); // 16 A forward, 0 A in the complement of bin 0
     assert_eq!(prc[[0, 0, 3]], 8.0); // 16 T in the complement of bin 0
     // bin 3 = 15 T + 1 A: forward A count 1; on the reverse strand that bin reads 15 A + 1 T

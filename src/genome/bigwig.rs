@@ -89,13 +89,16 @@ const RAW_TILE: u64 = 1 << 16;
 const ZOOM_TILE_RECORDS: u64 = 2048;
 const CACHE_TILES: usize = 512;
 
+/// Tile cache: (zoom level (0 = raw), chromosome index, tile index) → (last use, records).
+type TileCache = HashMap<(u32, u32, u64), (u64, Arc<Vec<Rec>>)>;
+
 /// An open bigWig with a small LRU of tiles for drawing.
 pub struct BigWig {
     path: PathBuf,
     reader: BigWigRead<ReopenableFile>,
     names: ChromNames,
     zooms: Vec<u32>,
-    cache: HashMap<(u32, u32, u64), (u64, Arc<Vec<Rec>>)>,
+    cache: TileCache,
     clock: u64,
     /// tiles read from disk since opening (for tests and benches of the cache)
     pub tiles_read: u64,

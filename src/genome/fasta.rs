@@ -232,7 +232,7 @@ mod tests {
         assert!(d.path().join("g.fa.gz.gzi").exists());
         let fa = Fasta::open(&p).unwrap();
         assert_eq!(fa.fetch("A", 4990, 5002).unwrap(), format!("{}NN", &seq[4990..5000]).as_bytes());
-        assert_eq!(fa.fetch("chrA", 1234, 1300).unwrap(), seq[1234..1300].as_bytes());
+        assert_eq!(fa.fetch("chrA", 1234, 1300).unwrap(), &seq.as_bytes()[1234..1300]);
         // a plain-gzip file is refused with the fix
         let gz = d.path().join("plain.fa.gz");
         let mut e = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());

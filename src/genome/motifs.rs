@@ -35,7 +35,7 @@ pub fn parse_meme(text: &str) -> Result<Vec<Motif>> {
         let name = f.next().unwrap_or(&id).to_string();
         // find the matrix header
         let mut width = None;
-        while let Some(l) = lines.next() {
+        for l in lines.by_ref() {
             if l.starts_with("letter-probability matrix") {
                 width = l.split("w=").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|w| w.parse::<usize>().ok());
                 break;

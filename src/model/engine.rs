@@ -454,7 +454,7 @@ impl Model {
                 let mut host = vec![0f32; (j - i) * 4 * l as usize];
                 for (r, k) in (i..j).enumerate() {
                     let (row, v) = (k / views, k % views);
-                    let (shift, strand_rc) = ((v / if rc { 2 } else { 1 }) as usize, rc && v % 2 == 1);
+                    let (shift, strand_rc) = (v / if rc { 2 } else { 1 }, rc && v % 2 == 1);
                     let s = &seqs[row].as_ref()[shift..shift + l as usize];
                     let s = if strand_rc { onehot::reverse_complement(s) } else { s.to_vec() };
                     let a = onehot::one_hot(&s);

@@ -239,7 +239,7 @@ impl App {
     /// A prediction request for those of `peaks` that `model` has no prediction for yet.
     fn predict_missing(&self, model: usize, peaks: &[usize], at_most: usize) -> Option<Request> {
         let missing: Vec<usize> = peaks.iter().copied().filter(|&i| !self.preds.contains_key(&(model, i))).take(at_most).collect();
-        (!missing.is_empty()).then(|| Request::Predict { generation: self.generation, model, peaks: missing })
+        (!missing.is_empty()).then_some(Request::Predict { generation: self.generation, model, peaks: missing })
     }
 
     /// Peaks the list draws from: those in view, or all of the selected peak's cluster.
@@ -676,7 +676,7 @@ impl App {
             parts.push(format!("ISM {}/{}", v.done, v.mutants.len()));
         }
         if self.eval.running {
-            let pct = if self.eval.total > 0 { 100 * self.eval.done / self.eval.total } else { 0 };
+            let pct = (100 * self.eval.done).checked_div(self.eval.total).unwrap_or(0);
             parts.push(format!("eval {pct}%"));
         }
         parts.join(" · ")

@@ -22,7 +22,8 @@ fn human_width(w: u64) -> String {
 }
 
 fn level(v: f64, max: f64) -> char {
-    if !(v > 0.0) || !(max > 0.0) {
+    // NaN (no data) and non-positive values draw nothing
+    if v.is_nan() || max.is_nan() || v <= 0.0 || max <= 0.0 {
         return ' ';
     }
     LEVELS[((v / max * 8.0).ceil() as usize).clamp(1, 8)]
