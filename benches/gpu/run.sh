@@ -2,7 +2,12 @@
 # The GPU check (issue: prove the CUDA path and make ISM fast). Build the release binary
 # on any machine, carry it and this folder to a GPU machine with python3 + torch 2.11, and
 # run:  bash benches/gpu/run.sh [path/to/peakscope] [out-dir]
-# Needs the tangermeme 1.6 wheel importable (PYTHONPATH) for the baseline.
+# Needs the tangermeme 1.6 wheel importable (PYTHONPATH) for the baseline. Recipe used with
+# the device tool: `pip download --no-deps tangermeme==1.6.0 -d .whl` here, build
+# (`bash scripts/run.sh` or cargo build --release), then run with carry
+# ["target/release/peakscope", ".whl"]:
+#   PYTHONPATH=$PWD/.whl/tangermeme-1.6.0-py3-none-any.whl bash benches/gpu/run.sh target/release/peakscope $OUT
+# (about 5 minutes on an H200).
 set -uo pipefail
 B=${1:-target/release/peakscope}
 OUT=${2:-${OUT:-/tmp/peakscope-gpu}}
