@@ -7,7 +7,6 @@
 # (`bash scripts/run.sh` or cargo build --release), then run with carry
 # ["target/release/peakscope", ".whl"]:
 #   PYTHONPATH=$PWD/.whl/tangermeme-1.6.0-py3-none-any.whl bash benches/gpu/run.sh target/release/peakscope $OUT
-# (about 5 minutes on an H200).
 set -uo pipefail
 B=${1:-target/release/peakscope}
 OUT=${2:-${OUT:-/tmp/peakscope-gpu}}
