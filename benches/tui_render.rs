@@ -11,10 +11,24 @@ use ratatui::Terminal;
 fn app() -> App {
     let tracks: Vec<String> = (0..10).map(|t| format!("celltype{t}")).collect();
     let peaks: Vec<Peak> = (0..30)
-        .map(|i| Peak { chrom: "chr1".into(), start: 1_000 + i * 3_000, end: 1_400 + i * 3_000, name: Some(format!("p{i}")), label: Some(if i % 3 == 0 { "ubi".into() } else { "spec".into() }), summit: None })
+        .map(|i| Peak {
+            chrom: "chr1".into(),
+            start: 1_000 + i * 3_000,
+            end: 1_400 + i * 3_000,
+            name: Some(format!("p{i}")),
+            label: Some(if i % 3 == 0 { "ubi".into() } else { "spec".into() }),
+            summit: None,
+        })
         .collect();
     let genes = Genes::from_genes(vec![Gene { name: "GENE1".into(), locus: Locus::new("chr1", 5_000, 60_000), strand: Some('+') }]);
-    let mut app = App::new(tracks, vec!["mt".into(), "st".into()], ChromNames::new([("chr1".to_string(), 1_000_000u64)]), PeakSet::from_peaks(peaks), vec!["ubi".into()], Some(genes));
+    let mut app = App::new(
+        tracks,
+        vec!["mt".into(), "st".into()],
+        ChromNames::new([("chr1".to_string(), 1_000_000u64)]),
+        PeakSet::from_peaks(peaks),
+        vec!["ubi".into()],
+        Some(genes),
+    );
     app.resize(200, 60);
     app.goto("chr1:1-100,000").unwrap();
     let cols = app.cols;
@@ -30,16 +44,25 @@ fn app() -> App {
 fn bench(c: &mut Criterion) {
     let mut app = app();
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
-    c.bench_function("render_200x60_10_tracks_2_models", |b| b.iter(|| { term.draw(|f| f.render_widget(&app, f.area())).unwrap(); }));
+    c.bench_function("render_200x60_10_tracks_2_models", |b| {
+        b.iter(|| {
+            term.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        })
+    });
     app.panel = Panel::Metrics;
-    c.bench_function("render_200x60_with_panel", |b| b.iter(|| { term.draw(|f| f.render_widget(&app, f.area())).unwrap(); }));
+    c.bench_function("render_200x60_with_panel", |b| {
+        b.iter(|| {
+            term.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        })
+    });
 }
 
 /// A key press to a drawn frame on the demo project, tiles cached: the pan, the track
 /// loader's column summaries for 8 cell types, and the render.
 fn key_to_frame(c: &mut Criterion) {
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
     let cfg_path = peakscope::demo::prepare(&target.join("bench-data").join("demo"), false, false, &mut |_| {}).unwrap();
     let cfg = peakscope::config::ProjectConfig::load(&cfg_path).unwrap();
     let mut app = peakscope::tui::app_for(&cfg).unwrap();

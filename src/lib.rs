@@ -4,10 +4,11 @@
 //! (pure metrics) ← `model` (TorchScript, ISM) ← `jobs` (worker threads, the eval job) ←
 //! `demo` (synthetic dataset, training) ← `cli`.
 pub mod cli;
-pub mod model;
-pub mod tui;
 pub mod config;
 pub mod demo;
 pub mod eval;
 pub mod genome;
 pub mod jobs;
+pub mod logging;
+pub mod model;
+pub mod tui;

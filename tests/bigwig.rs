@@ -203,7 +203,6 @@ fn exact_stats_equal_pybigwig() {
     assert!(n > 500, "compared {n} covered regions");
 }
 
-
 #[test]
 fn peak_sets_read_from_bigbed() {
     use bigtools::beddata::BedParserStreamingIterator;

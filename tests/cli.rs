@@ -32,8 +32,15 @@ fn summarize_matches_bigwigaverageoverbed_semantics() {
     write(&bed, "track name=x\nchr1\t100\t600\tpeakA\t0\t+\nchr2\t19990\t20010\nchrUn\t0\t10\tlost\nchr1\t0\t1\tfirst\n");
     let out = d.path().join("out.tsv");
     let (ok, _, err) = peakscope(&[
-        "summarize", "--bed", bed.to_str().unwrap(), "--bigwig", a.to_str().unwrap(),
-        "--bigwig", &format!("Distal={}", b.display()), "-o", out.to_str().unwrap(),
+        "summarize",
+        "--bed",
+        bed.to_str().unwrap(),
+        "--bigwig",
+        a.to_str().unwrap(),
+        "--bigwig",
+        &format!("Distal={}", b.display()),
+        "-o",
+        out.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     assert!(err.contains("skipped 1 region(s)") && err.contains("chrUn"), "{err}");
@@ -228,8 +235,21 @@ fn predict_tiles_a_locus_into_tsv_and_bigwigs() {
     let model = d.path().join("binned.pt");
     assert!(peakscope(&["make-model", "binned-count", "--input-length", "128", "-o", model.to_str().unwrap()]).0);
     let base = [
-        "predict", "--model", model.to_str().unwrap(), "--input-length", "128", "--fasta", fa.to_str().unwrap(),
-        "--output-layout", "bins-targets", "--bin-size", "32", "--device", "cpu", "--region", "chr1:1,001-1,300",
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input-length",
+        "128",
+        "--fasta",
+        fa.to_str().unwrap(),
+        "--output-layout",
+        "bins-targets",
+        "--bin-size",
+        "32",
+        "--device",
+        "cpu",
+        "--region",
+        "chr1:1,001-1,300",
     ];
     let (ok, out, err) = peakscope(&base);
     assert!(ok, "{err}");

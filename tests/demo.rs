@@ -28,8 +28,23 @@ fn demo_writes_a_complete_project_that_passes_doctor_and_evaluates() {
     // held-out chromosome evaluation of the baseline replicates and the single-task set
     let js = d.path().join("m.json");
     let (ok, _, err) = peakscope(&[
-        "eval", "--config", &cfg, "--chroms", "chr3", "--device", "cpu", "--model", "mt_base_rep1", "--model", "mt_base_rep2",
-        "--model", "mt_base_rep3", "--model", "single_task", "-o", js.to_str().unwrap(),
+        "eval",
+        "--config",
+        &cfg,
+        "--chroms",
+        "chr3",
+        "--device",
+        "cpu",
+        "--model",
+        "mt_base_rep1",
+        "--model",
+        "mt_base_rep2",
+        "--model",
+        "mt_base_rep3",
+        "--model",
+        "single_task",
+        "-o",
+        js.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&js).unwrap()).unwrap();
@@ -47,5 +62,4 @@ fn demo_writes_a_complete_project_that_passes_doctor_and_evaluates() {
     // and the baseline replicates disagree more at specific than at ubiquitous peaks
     let cv = |st: &str| doc["metrics"]["replicates"]["mt_base"]["strata"][st]["median_cv"].as_f64().unwrap();
     assert!(cv("specific") > cv("ubiquitous"));
-
 }

@@ -168,9 +168,8 @@ fn eval_metrics_match_scipy_and_sklearn_recomputed_from_the_per_peak_table() {
     let d = tempfile::tempdir().unwrap();
     let cfg = project(d.path());
     let (js, tsv) = (d.path().join("metrics.json"), d.path().join("peaks.tsv"));
-    let (ok, out, err) = peakscope(&[
-        "eval", "--config", cfg.to_str().unwrap(), "--device", "cpu", "-o", js.to_str().unwrap(), "--per-peak", tsv.to_str().unwrap(),
-    ]);
+    let (ok, out, err) =
+        peakscope(&["eval", "--config", cfg.to_str().unwrap(), "--device", "cpu", "-o", js.to_str().unwrap(), "--per-peak", tsv.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(out.contains("counts") && out.contains("ubiquitous"), "{out}");
     let n_peaks = std::fs::read_to_string(d.path().join("peaks.bed")).unwrap().lines().count() as u64;
@@ -186,10 +185,8 @@ fn eval_metrics_match_scipy_and_sklearn_recomputed_from_the_per_peak_table() {
     assert!(hdr.contains(&"pred:counts:t3") && hdr.contains(&"called:C"));
     let mut by_label: HashMap<String, u64> = HashMap::new();
     let mut spec_counts: HashMap<u32, u64> = HashMap::new();
-    let calls: Vec<peakscope::genome::PeakSet> = TRACKS
-        .iter()
-        .map(|t| peakscope::genome::PeakSet::read(&d.path().join(format!("{t}.calls.bed")), &Default::default()).unwrap())
-        .collect();
+    let calls: Vec<peakscope::genome::PeakSet> =
+        TRACKS.iter().map(|t| peakscope::genome::PeakSet::read(&d.path().join(format!("{t}.calls.bed")), &Default::default()).unwrap()).collect();
     for line in std::fs::read_to_string(d.path().join("peaks.bed")).unwrap().lines() {
         let f: Vec<&str> = line.split('\t').collect();
         *by_label.entry(f[4].to_string()).or_default() += 1;
@@ -218,7 +215,21 @@ fn eval_limits_chromosomes_and_reports_partial_runs() {
     let d = tempfile::tempdir().unwrap();
     let cfg = project(d.path());
     let js = d.path().join("m.json");
-    let (ok, _, err) = peakscope(&["eval", "--config", cfg.to_str().unwrap(), "--device", "cpu", "--chroms", "2", "--limit", "20", "--model", "counts", "-o", js.to_str().unwrap()]);
+    let (ok, _, err) = peakscope(&[
+        "eval",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--chroms",
+        "2",
+        "--limit",
+        "20",
+        "--model",
+        "counts",
+        "-o",
+        js.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&js).unwrap()).unwrap();
     assert_eq!(doc["metrics"]["done"], 20);

@@ -109,9 +109,7 @@ fn reverse_complement_and_shift_averaging_match_direct_computation() {
     zoo::save(&zoo::positional_linear(&w, t as i64, l as i64).unwrap(), &p).unwrap();
     let f = |s: &[u8]| -> Vec<f64> {
         let x = one_hot(s);
-        (0..t)
-            .map(|ti| (0..4).flat_map(|c| (0..l).map(move |q| (c, q))).map(|(c, q)| w[(ti * 4 + c) * l + q] as f64 * x[[c, q]] as f64).sum())
-            .collect()
+        (0..t).map(|ti| (0..4).flat_map(|c| (0..l).map(move |q| (c, q))).map(|(c, q)| w[(ti * 4 + c) * l + q] as f64 * x[[c, q]] as f64).sum()).collect()
     };
     let mut sp = spec(&p, l);
     sp.rc = true;
@@ -124,8 +122,9 @@ fn reverse_complement_and_shift_averaging_match_direct_computation() {
         let views = (2 * k + 1) as f64 * 2.0;
         for sh in 0..=(2 * k as usize) {
             let win = &s[sh..sh + l];
-            for ti in 0..t {
-                want[ti] += (f(win)[ti] + f(&reverse_complement(win))[ti]) / views;
+            let (fw, rv) = (f(win), f(&reverse_complement(win)));
+            for (ti, w) in want.iter_mut().enumerate() {
+                *w += (fw[ti] + rv[ti]) / views;
             }
         }
         for ti in 0..t {
@@ -157,7 +156,7 @@ fn binned_layouts_and_rc_flip_bins_back() {
     let prc = mrc.predict_seqs(std::slice::from_ref(&seq)).unwrap();
     assert_eq!(prc[[0, 0, 0]], 8.0); // 16 A forward, 0 A in the complement of bin 0
     assert_eq!(prc[[0, 0, 3]], 8.0); // 16 T in the complement of bin 0
-    // bin 3 = 15 T + 1 A: forward A count 1; on the reverse strand that bin reads 15 A + 1 T
+                                     // bin 3 = 15 T + 1 A: forward A count 1; on the reverse strand that bin reads 15 A + 1 T
     assert_eq!(prc[[0, 3, 0]], 8.0);
     assert_eq!(prc[[0, 3, 3]], 8.0);
     assert_eq!(prc[[0, 1, 1]], 8.0); // C bin: 16 C forward, 16 G on the reverse strand

@@ -38,18 +38,10 @@ pub fn check_config(cfg: &ProjectConfig, load_models: bool) -> Vec<Check> {
             if let Some(fc) = &fasta_chroms {
                 let shared = bw.chroms().names().iter().filter(|n| fc.resolve(n).is_some()).count();
                 if shared == 0 {
-                    anyhow::bail!(
-                        "no chromosome matches the FASTA (bigWig has {}; FASTA has {})",
-                        bw.chroms().preview(),
-                        fc.preview()
-                    );
+                    anyhow::bail!("no chromosome matches the FASTA (bigWig has {}; FASTA has {})", bw.chroms().preview(), fc.preview());
                 }
-                let mismatched: Vec<String> = bw
-                    .chroms()
-                    .iter()
-                    .filter_map(|(n, len)| fc.len_of(n).filter(|&fl| fl != len).map(|fl| format!("{n} {len} vs {fl}")))
-                    .take(3)
-                    .collect();
+                let mismatched: Vec<String> =
+                    bw.chroms().iter().filter_map(|(n, len)| fc.len_of(n).filter(|&fl| fl != len).map(|fl| format!("{n} {len} vs {fl}"))).take(3).collect();
                 if !mismatched.is_empty() {
                     anyhow::bail!("chromosome lengths differ from the FASTA (another assembly?): {}", mismatched.join(", "));
                 }

@@ -119,9 +119,8 @@ pub fn run(a: EvalArgs) -> Result<()> {
             eprintln!("\ninterrupted: finishing the current batch and writing partial results (Ctrl-C again to abort)");
         });
     }
-    let pb = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template("eval {bar:30} {pos}/{len} peaks {per_sec} eta {eta} {msg}").unwrap(),
-    );
+    let pb = indicatif::ProgressBar::new(0)
+        .with_style(indicatif::ProgressStyle::with_template("eval {bar:30} {pos}/{len} peaks {per_sec} eta {eta} {msg}").unwrap());
     let out = run_eval(&cfg, &opts, &cancel, |ev| {
         if let EvalEvent::Progress { done, total, .. } = ev {
             pb.set_length(total as u64);

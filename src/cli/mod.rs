@@ -79,9 +79,7 @@ pub enum Command {
         force: bool,
     },
     /// Build a .fai index (and .gzi for bgzip) for a FASTA file
-    Faidx {
-        fasta: PathBuf,
-    },
+    Faidx { fasta: PathBuf },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

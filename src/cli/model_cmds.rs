@@ -1,8 +1,8 @@
 //! `peakscope predict` and `peakscope ism`.
+use super::emit;
 use crate::config::{OutputLayout, ProjectConfig};
 use crate::genome::locus::{parse_locus, LocusQuery};
 use crate::genome::peaks::{read_regions, PeakReadOptions};
-use super::emit;
 use crate::genome::{Fasta, Locus};
 use crate::jobs::{ModelEvent, ModelWorker};
 use crate::model::device::{device_label, parse_device};
@@ -91,9 +91,8 @@ impl ModelArgs {
         let mut spec = match (&cfg, looks_like_file) {
             (Some(c), false) => ModelSpec::from_config(c.model(&self.model)?),
             _ => {
-                let input_length = self
-                    .input_length
-                    .ok_or_else(|| anyhow!("--input-length is required for a model file outside a config (e.g. --input-length 1344)"))?;
+                let input_length =
+                    self.input_length.ok_or_else(|| anyhow!("--input-length is required for a model file outside a config (e.g. --input-length 1344)"))?;
                 ModelSpec {
                     name: Path::new(&self.model).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| self.model.clone()),
                     path: PathBuf::from(&self.model),
@@ -109,7 +108,7 @@ impl ModelArgs {
                     shifts: 0,
                     batch_size: 64,
                     replicate_group: None,
-                optimize: true,
+                    optimize: true,
                 }
             }
         };
@@ -235,19 +234,14 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         return emit(a.output.as_deref(), out);
     }
     let region = resolve_locus(&fasta, a.region.as_deref().unwrap_or_default())?;
-    let rows = predict_locus_with(&fasta, &region, a.step, info.n_bins, info.spec.bin_size, info.spec.context_length(), |seqs| {
-        worker.predict(0, seqs)
-    })?;
+    let rows = predict_locus_with(&fasta, &region, a.step, info.n_bins, info.spec.bin_size, info.spec.context_length(), |seqs| worker.predict(0, seqs))?;
     if let Some(dir) = &a.bigwig_out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let sizes: Vec<(String, u32)> = fasta.chroms().iter().map(|(n, l)| (n.to_string(), l as u32)).collect();
         for (t, name) in info.target_names.iter().enumerate() {
             let path = dir.join(format!("{}.{}.bw", info.spec.name, sanitize(name)));
             let tmp = dir.join(format!(".{}.{}.bw.tmp", info.spec.name, sanitize(name)));
-            let recs = rows
-                .iter()
-                .map(|(s, e, v)| (region.chrom.clone(), bigtools::Value { start: *s as u32, end: *e as u32, value: v[t] }))
-                .collect();
+            let recs = rows.iter().map(|(s, e, v)| (region.chrom.clone(), bigtools::Value { start: *s as u32, end: *e as u32, value: v[t] })).collect();
             crate::genome::bigwig::write_bigwig(&tmp, &sizes, recs)?;
             std::fs::rename(&tmp, &path)?;
             eprintln!("wrote {}", path.display());

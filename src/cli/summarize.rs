@@ -53,11 +53,7 @@ pub struct TrackSummary {
 }
 
 /// Summarise every region in every track, tracks in parallel.
-pub fn summarize(
-    tracks: &[TrackArg],
-    regions: &[(String, i64, i64)],
-    progress: &indicatif::ProgressBar,
-) -> Result<Vec<TrackSummary>> {
+pub fn summarize(tracks: &[TrackArg], regions: &[(String, i64, i64)], progress: &indicatif::ProgressBar) -> Result<Vec<TrackSummary>> {
     const BATCH: usize = 8192;
     // sorted order, so each batch covers a contiguous stretch of the genome
     let mut order: Vec<usize> = (0..regions.len()).collect();
@@ -132,10 +128,8 @@ pub fn run(a: SummarizeArgs) -> Result<()> {
     }
     let total = (regions.len() * tracks.len()) as u64;
     let pb = if total >= 50_000 {
-        indicatif::ProgressBar::new(total).with_style(
-            indicatif::ProgressStyle::with_template("{spinner} summarize {bar:30} {pos}/{len} regions×tracks {per_sec} eta {eta}")
-                .unwrap(),
-        )
+        indicatif::ProgressBar::new(total)
+            .with_style(indicatif::ProgressStyle::with_template("{spinner} summarize {bar:30} {pos}/{len} regions×tracks {per_sec} eta {eta}").unwrap())
     } else {
         indicatif::ProgressBar::hidden()
     };
@@ -168,18 +162,10 @@ pub fn run(a: SummarizeArgs) -> Result<()> {
             let mut example: Vec<&str> = r.stats.iter().zip(&regions).filter(|(s, _)| s.is_none()).map(|(_, r)| r.0.as_str()).collect();
             example.dedup();
             example.truncate(3);
-            eprintln!(
-                "warning: {}: skipped {missing} region(s) on chromosomes the file lacks (e.g. {})",
-                r.track.path.display(),
-                example.join(", ")
-            );
+            eprintln!("warning: {}: skipped {missing} region(s) on chromosomes the file lacks (e.g. {})", r.track.path.display(), example.join(", "));
         }
         if r.clipped > 0 {
-            eprintln!(
-                "warning: {}: {} region(s) run past a chromosome end; the part outside counts as no data",
-                r.track.path.display(),
-                r.clipped
-            );
+            eprintln!("warning: {}: {} region(s) run past a chromosome end; the part outside counts as no data", r.track.path.display(), r.clipped);
         }
     }
     Ok(())

@@ -89,7 +89,9 @@ pub fn write_dataset(dir: &Path, d: &DemoData) -> Result<()> {
 
 /// The project config for a demo folder.
 pub fn config_text() -> String {
-    let mut s = String::from("# peakscope demo project (synthetic; see `peakscope demo --help`)\n[genome]\nfasta = \"genome.fa\"\ngenes = \"genes.bed\"\nname = \"demo\"\n\n");
+    let mut s = String::from(
+        "# peakscope demo project (synthetic; see `peakscope demo --help`)\n[genome]\nfasta = \"genome.fa\"\ngenes = \"genes.bed\"\nname = \"demo\"\n\n",
+    );
     for (name, _) in CELL_TYPES {
         s += &format!("[[tracks]]\nname = \"{name}\"\nbigwig = \"{name}.bw\"\npeaks = \"{name}.peaks.bed\"\n\n");
     }
@@ -136,10 +138,7 @@ pub fn training_set(d: &DemoData, seed: u64) -> TrainSet {
         }
     }
     let n = centres.len() as i64;
-    TrainSet {
-        x: Tensor::from_slice(&xs).reshape([n, 4, w as i64]),
-        y: Tensor::from_slice(&ys).reshape([n, CELL_TYPES.len() as i64]).to_kind(Kind::Float),
-    }
+    TrainSet { x: Tensor::from_slice(&xs).reshape([n, 4, w as i64]), y: Tensor::from_slice(&ys).reshape([n, CELL_TYPES.len() as i64]).to_kind(Kind::Float) }
 }
 
 /// Train every demo model and write them as TorchScript into `out`.

@@ -42,10 +42,9 @@ pub const UBIQUITOUS_LABEL: &str = "cluster0_Ubiquitous";
 pub const SHARED_LABEL: &str = "cluster9_Shared";
 const BACKGROUND: f64 = 0.3; // reads per base
 const GENES: [&str; 44] = [
-    "HNF4A", "LRP2", "SLC34A1", "CUBN", "UMOD", "SLC12A1", "CALB1", "NPHS1", "NPHS2", "PODXL", "PECAM1", "KDR",
-    "FLT1", "EMCN", "CD68", "LYZ", "CSF1R", "CD14", "COL1A1", "PDGFRB", "ACTA2", "DCN", "CD3E", "CD8A", "IL7R",
-    "GZMB", "CD19", "MS4A1", "CD79A", "PAX5", "ACTB", "GAPDH", "EEF1A1", "RPLP0", "TBP", "HPRT1", "PGK1", "B2M",
-    "UBC", "YWHAZ", "SDHA", "GUSB", "TFRC", "POLR2A",
+    "HNF4A", "LRP2", "SLC34A1", "CUBN", "UMOD", "SLC12A1", "CALB1", "NPHS1", "NPHS2", "PODXL", "PECAM1", "KDR", "FLT1", "EMCN", "CD68", "LYZ", "CSF1R", "CD14",
+    "COL1A1", "PDGFRB", "ACTA2", "DCN", "CD3E", "CD8A", "IL7R", "GZMB", "CD19", "MS4A1", "CD79A", "PAX5", "ACTB", "GAPDH", "EEF1A1", "RPLP0", "TBP", "HPRT1",
+    "PGK1", "B2M", "UBC", "YWHAZ", "SDHA", "GUSB", "TFRC", "POLR2A",
 ];
 
 pub fn label_of(ct: usize) -> String {
@@ -93,7 +92,17 @@ fn background(rng: &mut ChaCha8Rng, len: usize) -> Vec<u8> {
         if i % 100_000 == 0 {
             gc = rng.gen_range(0.36..0.52);
         }
-        let mut b = if rng.gen_bool(gc) { if rng.gen_bool(0.5) { b'G' } else { b'C' } } else if rng.gen_bool(0.5) { b'A' } else { b'T' };
+        let mut b = if rng.gen_bool(gc) {
+            if rng.gen_bool(0.5) {
+                b'G'
+            } else {
+                b'C'
+            }
+        } else if rng.gen_bool(0.5) {
+            b'A'
+        } else {
+            b'T'
+        };
         // CpG depletion: most CG dinucleotides mutate away (deamination of methyl-C)
         if b == b'G' && s.last() == Some(&b'C') && rng.gen_bool(0.75) {
             b = b'A';
@@ -105,7 +114,17 @@ fn background(rng: &mut ChaCha8Rng, len: usize) -> Vec<u8> {
 
 fn cpg_island(rng: &mut ChaCha8Rng, s: &mut [u8]) {
     for x in s.iter_mut() {
-        *x = if rng.gen_bool(0.65) { if rng.gen_bool(0.5) { b'G' } else { b'C' } } else if rng.gen_bool(0.5) { b'A' } else { b'T' };
+        *x = if rng.gen_bool(0.65) {
+            if rng.gen_bool(0.5) {
+                b'G'
+            } else {
+                b'C'
+            }
+        } else if rng.gen_bool(0.5) {
+            b'A'
+        } else {
+            b'T'
+        };
     }
 }
 
@@ -232,7 +251,11 @@ pub fn generate(seed: u64) -> Result<DemoData> {
                 .iter()
                 .map(|&(tf, q)| {
                     let on = UBIQUITOUS_TFS.contains(&tf) || (CELL_TYPES[ct].1.contains(&tf) && (kind == 0 || specific_ct.contains(&ct)));
-                    if on { q * q } else { 0.0 }
+                    if on {
+                        q * q
+                    } else {
+                        0.0
+                    }
                 })
                 .sum();
             let ctx = if kind == 0 { (0.8 * shared_ctx + 0.6 * ctx_u.sample(&mut rng)).exp() } else { ctx_s.sample(&mut rng).exp() };

@@ -102,7 +102,11 @@ impl Snapshot {
     /// A compact human table: per model and stratum, n and the summaries over targets.
     pub fn table(&self, strata_order: &[String]) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "{:<16} {:<22} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}", "model", "stratum", "n", "pearson", "median", "spearman", "auroc", "auprc", "overcorr");
+        let _ = writeln!(
+            s,
+            "{:<16} {:<22} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+            "model", "stratum", "n", "pearson", "median", "spearman", "auroc", "auprc", "overcorr"
+        );
         for (name, m) in &self.models {
             for st in strata_order {
                 let Some(x) = m.summary.get(st) else { continue };

@@ -96,10 +96,7 @@ mod tests {
     fn names_and_assignment() {
         let labels = vec!["c1_Ubiq".to_string(), "c2_PT".to_string()];
         let s = Strata::new(&labels, &["c1_Ubiq".to_string()], &DEFAULT_SPECIFICITY_EDGES, true);
-        assert_eq!(
-            s.names(),
-            ["all", "ubiquitous", "specific", "cluster:c1_Ubiq", "cluster:c2_PT", "spec:0", "spec:1", "spec:2-3", "spec:4-6", "spec:7+"]
-        );
+        assert_eq!(s.names(), ["all", "ubiquitous", "specific", "cluster:c1_Ubiq", "cluster:c2_PT", "spec:0", "spec:1", "spec:2-3", "spec:4-6", "spec:7+"]);
         let names = |v: Vec<usize>| v.into_iter().map(|i| s.names()[i].clone()).collect::<Vec<_>>();
         assert_eq!(names(s.assign(Some("c2_PT"), Some(1))), ["all", "specific", "cluster:c2_PT", "spec:1"]);
         assert_eq!(names(s.assign(Some("c1_Ubiq"), Some(10))), ["all", "ubiquitous", "cluster:c1_Ubiq", "spec:7+"]);

@@ -163,10 +163,8 @@ impl EvalState {
                 continue;
             }
             for t in 0..self.layout.tracks.len() {
-                let vals: Vec<f64> = members
-                    .iter()
-                    .filter_map(|&mi| self.layout.models[mi].outputs.iter().position(|&x| x == Some(t)).map(|o| row.predicted[mi][o]))
-                    .collect();
+                let vals: Vec<f64> =
+                    members.iter().filter_map(|&mi| self.layout.models[mi].outputs.iter().position(|&x| x == Some(t)).map(|o| row.predicted[mi][o])).collect();
                 if vals.len() == members.len() {
                     let c = cv(&vals);
                     if c.is_finite() {
@@ -209,11 +207,8 @@ impl EvalState {
                     let mut tm = TargetMetrics { n: acc.n(), pearson: acc.r(), ..Default::default() };
                     if ranked && !members[s].is_empty() {
                         let rows: Vec<&PeakRow> = members[s].iter().map(|&i| &self.rows[i]).collect();
-                        let (x, y): (Vec<f64>, Vec<f64>) = rows
-                            .iter()
-                            .map(|r| (log2p1(r.measured[t]), log2p1(r.predicted[mi][o])))
-                            .filter(|(a, b)| a.is_finite() && b.is_finite())
-                            .unzip();
+                        let (x, y): (Vec<f64>, Vec<f64>) =
+                            rows.iter().map(|r| (log2p1(r.measured[t]), log2p1(r.predicted[mi][o]))).filter(|(a, b)| a.is_finite() && b.is_finite()).unzip();
                         tm.spearman = Some(spearman(&x, &y));
                         if self.layout.has_calls {
                             let score: Vec<f64> = rows.iter().map(|r| r.predicted[mi][o]).collect();
@@ -242,7 +237,13 @@ impl EvalState {
                     .enumerate()
                     .map(|(pi, &(_, _, ta, tb))| {
                         let (p, mm) = &self.pair_acc[mi][s][pi];
-                        OvercorrPair { a: self.layout.tracks[ta].clone(), b: self.layout.tracks[tb].clone(), pred_r: p.r(), measured_r: mm.r(), diff: p.r() - mm.r() }
+                        OvercorrPair {
+                            a: self.layout.tracks[ta].clone(),
+                            b: self.layout.tracks[tb].clone(),
+                            pred_r: p.r(),
+                            measured_r: mm.r(),
+                            diff: p.r() - mm.r(),
+                        }
                     })
                     .collect();
                 let (oc_mean, _, _, _) = summary(pairs.iter().map(|p| p.diff));

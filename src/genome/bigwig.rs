@@ -343,18 +343,14 @@ impl BigWig {
                     continue;
                 }
                 let rlen = (r.end - r.start) as f64;
-                for i in bin_of(rs)..=bin_of(re - 1) {
+                let (first, last) = (bin_of(rs), bin_of(re - 1));
+                for (i, b) in bins.iter_mut().enumerate().take(last + 1).skip(first) {
                     let (bs, be) = (edge(i).max(rs), edge(i + 1).min(re));
                     if bs >= be {
                         continue;
                     }
                     // fully covered records (all raw data) share out whole bases exactly
-                    let part = if r.covered == r.end - r.start {
-                        (be - bs) as f64
-                    } else {
-                        r.covered as f64 * (be - bs) as f64 / rlen
-                    };
-                    let b = &mut bins[i];
+                    let part = if r.covered == r.end - r.start { (be - bs) as f64 } else { r.covered as f64 * (be - bs) as f64 / rlen };
                     b.covered += part;
                     b.sum += r.mean * part;
                     if b.max.is_nan() || r.max > b.max {
@@ -387,8 +383,7 @@ pub fn write_bigwig(path: &Path, chrom_sizes: &[(String, u32)], records: Vec<(St
         }
     }
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let writer = bigtools::BigWigWrite::create_file(path, sizes)
-        .map_err(|e| anyhow!("cannot create bigWig {}: {e}", path.display()))?;
+    let writer = bigtools::BigWigWrite::create_file(path, sizes).map_err(|e| anyhow!("cannot create bigWig {}: {e}", path.display()))?;
     let data = BedParserStreamingIterator::wrap_infallible_iter(records.into_iter(), false);
     writer.write(data, runtime).map_err(|e| anyhow!("writing bigWig {} failed: {e}", path.display()))?;
     Ok(())

@@ -37,10 +37,7 @@ impl Fasta {
         }
         let fai = PathBuf::from(format!("{}.fai", path.display()));
         if !fai.exists() {
-            bail!(
-                "FASTA {p} is not indexed: {} is missing. Index it with `peakscope faidx {p}` (or `samtools faidx {p}`)",
-                fai.display()
-            );
+            bail!("FASTA {p} is not indexed: {} is missing. Index it with `peakscope faidx {p}` (or `samtools faidx {p}`)", fai.display());
         }
         if is_gzip(&path)? {
             let gzi = PathBuf::from(format!("{}.gzi", path.display()));
@@ -87,11 +84,7 @@ impl Fasta {
     pub fn resolve(&self, chrom: &str) -> Result<(&str, u64)> {
         match self.names.index(chrom) {
             Some(i) => Ok((&self.names.names()[i], self.names.lengths()[i])),
-            None => bail!(
-                "chromosome '{chrom}' is not in FASTA {} (it has {})",
-                self.path.display(),
-                self.names.preview()
-            ),
+            None => bail!("chromosome '{chrom}' is not in FASTA {} (it has {})", self.path.display(), self.names.preview()),
         }
     }
 
@@ -174,9 +167,7 @@ pub fn build_index(path: impl AsRef<Path>) -> Result<()> {
     if !path.exists() {
         bail!("FASTA {}: no such file", path.display());
     }
-    rust_htslib::faidx::build(path).map_err(|e| {
-        anyhow!("could not index FASTA {}: {e} (plain-gzip files must be bgzip-compressed first)", path.display())
-    })
+    rust_htslib::faidx::build(path).map_err(|e| anyhow!("could not index FASTA {}: {e} (plain-gzip files must be bgzip-compressed first)", path.display()))
 }
 
 #[cfg(test)]

@@ -66,7 +66,9 @@ impl Genes {
     }
 
     pub fn overlapping<'a>(&'a self, l: &'a Locus) -> impl Iterator<Item = &'a Gene> + 'a {
-        self.genes.iter().filter(move |g| super::chroms::canonical(&g.locus.chrom) == super::chroms::canonical(&l.chrom) && g.locus.start < l.end && l.start < g.locus.end)
+        self.genes
+            .iter()
+            .filter(move |g| super::chroms::canonical(&g.locus.chrom) == super::chroms::canonical(&l.chrom) && g.locus.start < l.end && l.start < g.locus.end)
     }
 }
 

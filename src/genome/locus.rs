@@ -106,9 +106,7 @@ pub fn parse_locus(text: &str) -> Result<LocusQuery> {
         bail!("'{t}': missing chromosome before ':'");
     }
     let rest: String = rest.chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
-    let parse_pos = |s: &str, what: &str| -> Result<u64> {
-        s.parse::<u64>().with_context(|| format!("'{t}': {what} '{s}' is not a whole number"))
-    };
+    let parse_pos = |s: &str, what: &str| -> Result<u64> { s.parse::<u64>().with_context(|| format!("'{t}': {what} '{s}' is not a whole number")) };
     let split = rest.split_once("..").or_else(|| rest.split_once('-'));
     match split {
         Some((a, b)) => {
@@ -138,10 +136,7 @@ mod tests {
 
     #[test]
     fn parses_ranges_one_based_inclusive() {
-        assert_eq!(
-            parse_locus("chr1:1,000-2,000").unwrap(),
-            LocusQuery::Range(Locus::new("chr1", 999, 2000))
-        );
+        assert_eq!(parse_locus("chr1:1,000-2,000").unwrap(), LocusQuery::Range(Locus::new("chr1", 999, 2000)));
         assert_eq!(parse_locus(" 1:5..5 ").unwrap(), LocusQuery::Range(Locus::new("1", 4, 5)));
         // a one-base range has length 1
         if let LocusQuery::Range(l) = parse_locus("chrX:7-7").unwrap() {
@@ -157,10 +152,7 @@ mod tests {
         assert_eq!(parse_locus("chr2").unwrap(), LocusQuery::Word("chr2".into()));
         assert_eq!(parse_locus("HNF4A").unwrap(), LocusQuery::Word("HNF4A".into()));
         // HLA-style contig names contain ':'; the last ':' splits
-        assert_eq!(
-            parse_locus("HLA-A*01:01:1-10").unwrap(),
-            LocusQuery::Range(Locus::new("HLA-A*01:01", 0, 10))
-        );
+        assert_eq!(parse_locus("HLA-A*01:01:1-10").unwrap(), LocusQuery::Range(Locus::new("HLA-A*01:01", 0, 10)));
     }
 
     #[test]

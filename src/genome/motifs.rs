@@ -140,7 +140,13 @@ mod tests {
         assert_eq!((hit.pos, hit.reverse), (2, true));
         assert!(toy.scan(b"AC").is_none());
         let mut x = 0.0;
-        assert_eq!(toy.sample(|| { x += 0.1; x % 1.0 }), b"ACT");
+        assert_eq!(
+            toy.sample(|| {
+                x += 0.1;
+                x % 1.0
+            }),
+            b"ACT"
+        );
         assert!(parse_meme("nothing").is_err());
     }
 

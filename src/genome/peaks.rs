@@ -83,75 +83,67 @@ impl PeakSet {
 
 /// The records of a BED3+/narrowPeak (gzip allowed) or bigBed file in file order.
 pub fn read_regions(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
-        if is_bigbed(path)? {
-            return read_bigbed(path, opts);
+    if is_bigbed(path)? {
+        return read_bigbed(path, opts);
+    }
+    let lines = data_lines(path, "peak file")?;
+    if lines.is_empty() {
+        bail!("peak file {} has no peaks (empty, or only headers/comments)", path.display());
+    }
+    let mut peaks = Vec::with_capacity(lines.len());
+    for (lineno, line) in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        let f: Vec<&str> = if f.len() < 3 { line.split_whitespace().collect() } else { f };
+        let bad = |why: String| anyhow!("peak file {} line {lineno}: {why}\n  line: {}", path.display(), truncate(&line));
+        if f.len() < 3 {
+            return Err(bad(format!("expected at least 3 tab-separated columns (chrom start end), found {}", f.len())));
         }
-        let lines = data_lines(path, "peak file")?;
-        if lines.is_empty() {
-            bail!("peak file {} has no peaks (empty, or only headers/comments)", path.display());
+        let start: u64 = f[1].trim().parse().map_err(|_| bad(format!("start '{}' is not a non-negative integer", f[1])))?;
+        let end: u64 = f[2].trim().parse().map_err(|_| bad(format!("end '{}' is not a non-negative integer", f[2])))?;
+        if end <= start {
+            return Err(bad(format!("end {end} is not after start {start} (BED is 0-based half-open)")));
         }
-        let mut peaks = Vec::with_capacity(lines.len());
-        for (lineno, line) in lines {
-            let f: Vec<&str> = line.split('\t').collect();
-            let f: Vec<&str> = if f.len() < 3 { line.split_whitespace().collect() } else { f };
-            let bad = |why: String| anyhow!("peak file {} line {lineno}: {why}\n  line: {}", path.display(), truncate(&line));
-            if f.len() < 3 {
-                return Err(bad(format!("expected at least 3 tab-separated columns (chrom start end), found {}", f.len())));
+        let label = match opts.label_column {
+            Some(c) if c >= 1 => {
+                Some(f.get(c - 1).ok_or_else(|| bad(format!("label column {c} is missing (the line has {} columns)", f.len())))?.trim().to_string())
             }
-            let start: u64 = f[1].trim().parse().map_err(|_| bad(format!("start '{}' is not a non-negative integer", f[1])))?;
-            let end: u64 = f[2].trim().parse().map_err(|_| bad(format!("end '{}' is not a non-negative integer", f[2])))?;
-            if end <= start {
-                return Err(bad(format!("end {end} is not after start {start} (BED is 0-based half-open)")));
-            }
-            let label = match opts.label_column {
-                Some(c) if c >= 1 => Some(
-                    f.get(c - 1)
-                        .ok_or_else(|| bad(format!("label column {c} is missing (the line has {} columns)", f.len())))?
-                        .trim()
-                        .to_string(),
-                ),
-                _ => None,
-            };
-            let summit = f.get(9).and_then(|s| s.trim().parse::<i64>().ok()).filter(|&s| s >= 0).map(|s| s as u64);
-            peaks.push(Peak {
-                chrom: f[0].trim().to_string(),
-                start,
-                end,
-                name: f.get(3).map(|s| s.trim().to_string()),
-                label,
-                summit,
-            });
-        }
-        Ok(peaks)
+            _ => None,
+        };
+        let summit = f.get(9).and_then(|s| s.trim().parse::<i64>().ok()).filter(|&s| s >= 0).map(|s| s as u64);
+        peaks.push(Peak { chrom: f[0].trim().to_string(), start, end, name: f.get(3).map(|s| s.trim().to_string()), label, summit });
+    }
+    Ok(peaks)
 }
 
 fn read_bigbed(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
-        let mut bb = bigtools::BigBedRead::open_file(path).map_err(|e| anyhow!("bigBed {}: cannot open ({e})", path.display()))?;
-        let chroms: Vec<(String, u32)> = bb.chroms().iter().map(|c| (c.name.clone(), c.length)).collect();
-        let mut peaks = Vec::new();
-        for (name, len) in chroms {
-            let iter = bb.get_interval(&name, 0, len).map_err(|e| anyhow!("bigBed {}: {e}", path.display()))?;
-            for e in iter {
-                let e = e.map_err(|e| anyhow!("bigBed {}: read failed ({e})", path.display()))?;
-                // `rest` holds columns 4.. tab-separated
-                let rest: Vec<&str> = if e.rest.is_empty() { vec![] } else { e.rest.split('\t').collect() };
-                let label = match opts.label_column {
-                    Some(c) if c >= 4 => Some(rest.get(c - 4).ok_or_else(|| anyhow!("bigBed {}: label column {c} missing at {name}:{}", path.display(), e.start))?.to_string()),
-                    Some(c) if c >= 1 => Some(match c {
-                        1 => name.clone(),
-                        2 => e.start.to_string(),
-                        _ => e.end.to_string(),
-                    }),
-                    _ => None,
-                };
-                let summit = rest.get(6).and_then(|s| s.parse::<i64>().ok()).filter(|&s| s >= 0).map(|s| s as u64);
-                peaks.push(Peak { chrom: name.clone(), start: e.start as u64, end: e.end as u64, name: rest.first().map(|s| s.to_string()), label, summit });
-            }
+    let mut bb = bigtools::BigBedRead::open_file(path).map_err(|e| anyhow!("bigBed {}: cannot open ({e})", path.display()))?;
+    let chroms: Vec<(String, u32)> = bb.chroms().iter().map(|c| (c.name.clone(), c.length)).collect();
+    let mut peaks = Vec::new();
+    for (name, len) in chroms {
+        let iter = bb.get_interval(&name, 0, len).map_err(|e| anyhow!("bigBed {}: {e}", path.display()))?;
+        for e in iter {
+            let e = e.map_err(|e| anyhow!("bigBed {}: read failed ({e})", path.display()))?;
+            // `rest` holds columns 4.. tab-separated
+            let rest: Vec<&str> = if e.rest.is_empty() { vec![] } else { e.rest.split('\t').collect() };
+            let label = match opts.label_column {
+                Some(c) if c >= 4 => {
+                    Some(rest.get(c - 4).ok_or_else(|| anyhow!("bigBed {}: label column {c} missing at {name}:{}", path.display(), e.start))?.to_string())
+                }
+                Some(c) if c >= 1 => Some(match c {
+                    1 => name.clone(),
+                    2 => e.start.to_string(),
+                    _ => e.end.to_string(),
+                }),
+                _ => None,
+            };
+            let summit = rest.get(6).and_then(|s| s.parse::<i64>().ok()).filter(|&s| s >= 0).map(|s| s as u64);
+            peaks.push(Peak { chrom: name.clone(), start: e.start as u64, end: e.end as u64, name: rest.first().map(|s| s.to_string()), label, summit });
         }
-        if peaks.is_empty() {
-            bail!("bigBed {} has no peaks", path.display());
-        }
-        Ok(peaks)
+    }
+    if peaks.is_empty() {
+        bail!("bigBed {} has no peaks", path.display());
+    }
+    Ok(peaks)
 }
 
 impl PeakSet {
@@ -256,11 +248,7 @@ impl PeakSet {
 /// one base in common). This is the peak's cell-type specificity: 1 = specific to one
 /// track, `per_track.len()` = ubiquitous.
 pub fn specificity(peaks: &PeakSet, per_track: &[PeakSet]) -> Vec<u32> {
-    peaks
-        .peaks()
-        .iter()
-        .map(|p| per_track.iter().filter(|t| t.any_overlap(&p.chrom, p.start, p.end)).count() as u32)
-        .collect()
+    peaks.peaks().iter().map(|p| per_track.iter().filter(|t| t.any_overlap(&p.chrom, p.start, p.end)).count() as u32).collect()
 }
 
 fn truncate(s: &str) -> String {

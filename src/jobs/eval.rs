@@ -81,12 +81,8 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     }
     let set = PeakSet::read(&pcfg.file, &PeakReadOptions { label_column: Some(pcfg.label_column) })?;
     // per-track calls: specificity and AUROC labels, when every track has them
-    let calls: Vec<PeakSet> = cfg
-        .tracks
-        .iter()
-        .filter_map(|t| t.peaks.as_ref())
-        .map(|p| PeakSet::read(p, &PeakReadOptions::default()))
-        .collect::<Result<_>>()?;
+    let calls: Vec<PeakSet> =
+        cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
     let has_calls = calls.len() == cfg.tracks.len();
     let mut order: Vec<usize> = (0..set.len()).collect();
     if let Some(ch) = &opts.chroms {
@@ -104,11 +100,8 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     let strata = Strata::new(&labels, &pcfg.ubiquitous, &cfg.eval.specificity_bins, has_calls);
 
     // models
-    let chosen: Vec<&crate::config::ModelConfig> = if opts.models.is_empty() {
-        cfg.models.iter().collect()
-    } else {
-        opts.models.iter().map(|n| cfg.model(n)).collect::<Result<_>>()?
-    };
+    let chosen: Vec<&crate::config::ModelConfig> =
+        if opts.models.is_empty() { cfg.models.iter().collect() } else { opts.models.iter().map(|n| cfg.model(n)).collect::<Result<_>>()? };
     if chosen.is_empty() {
         bail!("config {} has no [[models]] to evaluate", cfg.source.display());
     }

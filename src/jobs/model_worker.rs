@@ -51,10 +51,7 @@ impl ModelWorker {
         let thread = std::thread::Builder::new()
             .name(format!("model-worker-{}", crate::model::device::device_label(device)))
             .spawn(move || worker_main(specs, device, precision, rx, ready_tx))?;
-        let models = ready_rx
-            .recv()
-            .map_err(|_| anyhow!("the model worker thread died while loading models"))?
-            .map_err(|e| anyhow!(e))?;
+        let models = ready_rx.recv().map_err(|_| anyhow!("the model worker thread died while loading models"))?.map_err(|e| anyhow!(e))?;
         Ok(ModelWorker { tx: Some(tx), thread: Some(thread), models, device, next_job: std::cell::Cell::new(1) })
     }
 
@@ -97,13 +94,7 @@ impl Drop for ModelWorker {
     }
 }
 
-fn worker_main(
-    specs: Vec<ModelSpec>,
-    device: Device,
-    precision: Precision,
-    rx: Receiver<ModelRequest>,
-    ready: Sender<Result<Vec<ModelInfo>, String>>,
-) {
+fn worker_main(specs: Vec<ModelSpec>, device: Device, precision: Precision, rx: Receiver<ModelRequest>, ready: Sender<Result<Vec<ModelInfo>, String>>) {
     if device.is_cuda() {
         tch::Cuda::cudnn_set_benchmark(true);
     }
@@ -117,10 +108,8 @@ fn worker_main(
             }
         }
     }
-    let infos = models
-        .iter()
-        .map(|m| ModelInfo { spec: m.spec.clone(), n_targets: m.n_targets(), n_bins: m.n_bins(), target_names: m.target_names() })
-        .collect();
+    let infos =
+        models.iter().map(|m| ModelInfo { spec: m.spec.clone(), n_targets: m.n_targets(), n_bins: m.n_bins(), target_names: m.target_names() }).collect();
     let _ = ready.send(Ok(infos));
     for req in rx {
         match req {

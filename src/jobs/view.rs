@@ -13,17 +13,49 @@ use std::path::PathBuf;
 use tch::Device;
 
 pub enum ViewEvent {
-    Tracks { generation: u64, locus: Locus, data: Vec<Option<Vec<BinSummary>>> },
-    Preds { model: usize, peaks: Vec<usize>, values: Vec<Vec<f32>> },
-    ModelsReady { device: String },
-    IsmStarted { peak: usize, model: usize, region_start: i64, seq: Vec<u8>, mutants: Vec<(u32, u8)> },
+    Tracks {
+        generation: u64,
+        locus: Locus,
+        data: Vec<Option<Vec<BinSummary>>>,
+    },
+    Preds {
+        model: usize,
+        peaks: Vec<usize>,
+        values: Vec<Vec<f32>>,
+    },
+    ModelsReady {
+        device: String,
+    },
+    IsmStarted {
+        peak: usize,
+        model: usize,
+        region_start: i64,
+        seq: Vec<u8>,
+        mutants: Vec<(u32, u8)>,
+    },
     /// predictions per track (reference) and per mutant per track
-    IsmChunk { peak: usize, ref_pred: Vec<f32>, first: usize, preds: Vec<Vec<f32>> },
-    IsmDone { peak: usize, motifs: Vec<Option<String>> },
-    EvalProgress { done: usize, total: usize, snapshot: Option<Box<crate::eval::report::Snapshot>>, strata: Vec<String> },
+    IsmChunk {
+        peak: usize,
+        ref_pred: Vec<f32>,
+        first: usize,
+        preds: Vec<Vec<f32>>,
+    },
+    IsmDone {
+        peak: usize,
+        motifs: Vec<Option<String>>,
+    },
+    EvalProgress {
+        done: usize,
+        total: usize,
+        snapshot: Option<Box<crate::eval::report::Snapshot>>,
+        strata: Vec<String>,
+    },
     EvalDone(Result<(), String>),
     /// measured height (sum over the central window) per peak, per track
-    Heights { peaks: Vec<usize>, values: Vec<Vec<f64>> },
+    Heights {
+        peaks: Vec<usize>,
+        values: Vec<Vec<f64>>,
+    },
     /// a session or export was written (message), or failed
     Written(Result<String, String>),
     Error(String),
@@ -39,7 +71,10 @@ pub struct TrackRequest {
 pub enum LoaderJob {
     Tracks(TrackRequest),
     /// sums over the central `width` bp of each (peak index, locus)
-    Heights { peaks: Vec<(usize, Locus)>, width: u64 },
+    Heights {
+        peaks: Vec<(usize, Locus)>,
+        width: u64,
+    },
 }
 
 /// Start the track loader; send requests on the returned channel. The newest view request
@@ -86,7 +121,10 @@ pub fn spawn_track_loader(bigwigs: Vec<PathBuf>, events: Sender<ViewEvent>) -> S
                     let mut per_track = Vec::with_capacity(files.len());
                     for f in files.iter_mut() {
                         per_track.push(match f {
-                            Some(bw) => bw.stats_many(&regions).map(|v| v.into_iter().map(|s| s.map(|s| s.sum).unwrap_or(f64::NAN)).collect()).unwrap_or_else(|_| vec![f64::NAN; regions.len()]),
+                            Some(bw) => bw
+                                .stats_many(&regions)
+                                .map(|v| v.into_iter().map(|s| s.map(|s| s.sum).unwrap_or(f64::NAN)).collect())
+                                .unwrap_or_else(|_| vec![f64::NAN; regions.len()]),
                             None => vec![f64::NAN; regions.len()],
                         });
                     }
@@ -144,7 +182,8 @@ fn hot_spot_motif(plan: &crate::model::ism::IsmPlan, res: &crate::model::ism::Is
     let b = (plan.offset.0 + best + w + 8).min(plan.seq.len());
     let window = &plan.seq[a..b];
     let (m, hit) = motifs.iter().filter_map(|m| m.scan(window).map(|h| (m, h))).max_by(|x, y| x.1.relative.total_cmp(&y.1.relative))?;
-    (hit.relative >= 0.75).then(|| format!("{} {:.2} @ {}", m.name, hit.relative, crate::genome::locus::group_thousands((plan.genomic_pos((a + hit.pos) as u32) + 1) as u64)))
+    (hit.relative >= 0.75)
+        .then(|| format!("{} {:.2} @ {}", m.name, hit.relative, crate::genome::locus::group_thousands((plan.genomic_pos((a + hit.pos) as u32) + 1) as u64)))
 }
 
 /// Start the predictor: loads every model of the config on `device`, then answers requests
@@ -174,7 +213,8 @@ pub fn spawn_predictor(cfg: ProjectConfig, device: Device, events: Sender<ViewEv
             let motifs = crate::genome::motifs::parse_meme(include_str!("../../assets/motifs/JASPAR2024_CORE_vertebrates_latest.meme")).unwrap_or_default();
             let _ = events.send(ViewEvent::ModelsReady { device: device_label(device) });
             // per model: output index of each track
-            let maps: Vec<Vec<Option<usize>>> = worker.models.iter().map(|i| tracks.iter().map(|t| i.target_names.iter().position(|x| x == t)).collect()).collect();
+            let maps: Vec<Vec<Option<usize>>> =
+                worker.models.iter().map(|i| tracks.iter().map(|t| i.target_names.iter().position(|x| x == t)).collect()).collect();
             let (mut pending_predict, mut pending_ism) = (None, None);
             loop {
                 if pending_predict.is_none() && pending_ism.is_none() {

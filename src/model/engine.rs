@@ -170,13 +170,23 @@ impl Model {
             None => (None, 0, None),
         };
         let source = rewritten.as_deref().unwrap_or(&spec.path).to_path_buf();
-        let mut module = CModule::load_on_device(&source, device)
-            .map_err(|e| anyhow!("model {p}: libtorch could not load it: {}", torch_msg(&e)))?;
+        let mut module = CModule::load_on_device(&source, device).map_err(|e| anyhow!("model {p}: libtorch could not load it: {}", torch_msg(&e)))?;
         if let Some(e) = rewrite_error {
-            eprintln!("note: model {p}: its traced convolutions keep the TF32 setting they were traced with ({e:#})");
+            tracing::info!("model {p}: its traced convolutions keep the TF32 setting they were traced with ({e:#})");
         }
         module.set_eval();
-        let mut m = Model { n_targets: 0, n_bins: 1, batch_size: spec.batch_size, module, device, precision, spec, optimized: false, convs_rewritten, replicas: Vec::new() };
+        let mut m = Model {
+            n_targets: 0,
+            n_bins: 1,
+            batch_size: spec.batch_size,
+            module,
+            device,
+            precision,
+            spec,
+            optimized: false,
+            convs_rewritten,
+            replicas: Vec::new(),
+        };
         let _g = tch::no_grad_guard();
         let l = m.spec.input_length;
         let dummy = Tensor::zeros([2, 4, l as i64], (Kind::Float, device));
@@ -203,11 +213,7 @@ impl Model {
             ),
         };
         if m.spec.targets.len() > targets as usize {
-            bail!(
-                "model {p}: {} target names given ({}) but the model has {targets} output(s)",
-                m.spec.targets.len(),
-                m.spec.targets.join(",")
-            );
+            bail!("model {p}: {} target names given ({}) but the model has {targets} output(s)", m.spec.targets.len(), m.spec.targets.join(","));
         }
         m.n_targets = targets as usize;
         m.n_bins = bins as usize;
@@ -246,7 +252,7 @@ impl Model {
                 self.module = opt;
                 self.optimized = true;
             }
-            Err(e) => eprintln!("note: model {name}: running unoptimised ({e:#})"),
+            Err(e) => tracing::info!("model {name}: running unoptimised ({e:#})"),
         }
     }
 
@@ -325,12 +331,7 @@ impl Model {
     /// output (batches may complete out of order). On CUDA out-of-memory the batch size is
     /// halved and the batch retried. On a multi-core CPU, batches run data-parallel on
     /// replicas of the model, each with its share of the cores (see [`cpu_workers`]).
-    pub fn run_batched(
-        &mut self,
-        n: usize,
-        make: impl FnMut(usize, usize) -> Result<Tensor>,
-        sink: impl FnMut(usize, Tensor) -> Result<()>,
-    ) -> Result<()> {
+    pub fn run_batched(&mut self, n: usize, make: impl FnMut(usize, usize) -> Result<Tensor>, sink: impl FnMut(usize, Tensor) -> Result<()>) -> Result<()> {
         let workers = cpu_workers();
         if self.device == Device::Cpu && workers > 1 && n > self.batch_size {
             return self.run_batched_cpu_parallel(n, workers, make, sink);
@@ -348,7 +349,7 @@ impl Model {
                 }
                 Err(e) if e.oom && self.batch_size > 1 => {
                     self.batch_size /= 2;
-                    eprintln!("note: model {}: CUDA out of memory; batch size halved to {}", self.spec.name, self.batch_size);
+                    tracing::warn!("model {}: CUDA out of memory; batch size halved to {}", self.spec.name, self.batch_size);
                 }
                 Err(e) if e.oom => bail!("model {}: CUDA out of memory even at batch size 1", self.spec.name),
                 Err(e) => bail!("model {}: forward failed: {}", self.spec.name, e.msg),

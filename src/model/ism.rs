@@ -50,30 +50,14 @@ impl IsmPlan {
         if n_bases == 0 {
             bail!("ISM region {} is all N (assembly gap?): nothing to mutate", region.display());
         }
-        let mut mutants = Vec::with_capacity(3 * (b - a));
-        for p in a..b {
-            let r = base_index(seq[p]);
-            for alt in 0..4u8 {
-                if Some(alt as usize) != r {
-                    mutants.push((p as u32, alt));
-                }
-            }
-        }
+        let mutants = saturation_mutants(&seq, (a, b));
         Ok(IsmPlan { chrom: region.chrom.clone(), window_start: ws, seq, offset: (a, b), mutants })
     }
 
     /// Plan from an explicit sequence (tests, benchmarks, the Python comparison).
     pub fn from_sequence(seq: &[u8], offset: (usize, usize)) -> IsmPlan {
         let seq = seq.to_ascii_uppercase();
-        let mut mutants = Vec::new();
-        for p in offset.0..offset.1 {
-            let r = base_index(seq[p]);
-            for alt in 0..4u8 {
-                if Some(alt as usize) != r {
-                    mutants.push((p as u32, alt));
-                }
-            }
-        }
+        let mutants = saturation_mutants(&seq, offset);
         IsmPlan { chrom: String::new(), window_start: 0, seq, offset, mutants }
     }
 
@@ -89,6 +73,17 @@ impl IsmPlan {
     pub fn alt_base(alt: u8) -> u8 {
         BASES[alt as usize]
     }
+}
+
+/// Every substitution of `seq[a..b]`, in position then ACGT order: the 3 other bases at
+/// A/C/G/T, all 4 at an N or other ambiguity code.
+fn saturation_mutants(seq: &[u8], (a, b): (usize, usize)) -> Vec<(u32, u8)> {
+    let mut mutants = Vec::with_capacity(3 * (b - a));
+    for (p, &base) in seq.iter().enumerate().take(b).skip(a) {
+        let r = base_index(base);
+        mutants.extend((0..4u8).filter(|&alt| Some(alt as usize) != r).map(|alt| (p as u32, alt)));
+    }
+    mutants
 }
 
 /// Predictions for the reference and every mutant. Binned models are reduced to one value
@@ -116,22 +111,14 @@ impl IsmResult {
 /// Run ISM. `on_chunk(first_mutant, preds)` sees each batch's (n × T) predictions as they
 /// arrive (in any order); `cancel` stops between batches and the partial result is
 /// returned, with `computed` marking the mutants that have predictions.
-pub fn run_ism(
-    model: &mut Model,
-    plan: &IsmPlan,
-    rc: bool,
-    cancel: &AtomicBool,
-    mut on_chunk: impl FnMut(usize, &[f32]),
-) -> Result<IsmResult> {
+pub fn run_ism(model: &mut Model, plan: &IsmPlan, rc: bool, cancel: &AtomicBool, mut on_chunk: impl FnMut(usize, &[f32])) -> Result<IsmResult> {
     let l = plan.seq.len() as i64;
     if l as usize != model.spec.input_length {
         bail!("ISM window is {l} bp but model {} takes {}", model.spec.name, model.spec.input_length);
     }
     let device = model.device();
     let t = model.n_targets();
-    let reference = Tensor::from_slice(crate::genome::onehot::one_hot(&plan.seq).as_slice().unwrap())
-        .reshape([1, 4 * l])
-        .to_device(device);
+    let reference = Tensor::from_slice(crate::genome::onehot::one_hot(&plan.seq).as_slice().unwrap()).reshape([1, 4 * l]).to_device(device);
     let reduce = |out: Tensor, n: i64| -> Tensor {
         // (2n or n, B, T) -> (n, T): sum the bins, average the strands
         let o = out.sum_dim_intlist([1i64].as_slice(), false, Kind::Float);

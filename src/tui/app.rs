@@ -25,7 +25,10 @@ pub enum Scale {
 pub enum Mode {
     Normal,
     /// typing into the goto / search line
-    Prompt { search: bool, text: String },
+    Prompt {
+        search: bool,
+        text: String,
+    },
     Help,
 }
 
@@ -58,9 +61,20 @@ pub struct PeakList {
 /// Work the runtime must start (latest request wins; `generation` tells stale replies apart).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Tracks { generation: u64, locus: Locus, cols: usize },
-    Predict { generation: u64, model: usize, peaks: Vec<usize> },
-    Ism { model: usize, peak: usize },
+    Tracks {
+        generation: u64,
+        locus: Locus,
+        cols: usize,
+    },
+    Predict {
+        generation: u64,
+        model: usize,
+        peaks: Vec<usize>,
+    },
+    Ism {
+        model: usize,
+        peak: usize,
+    },
     EvalStart,
     EvalStop,
     /// `:w FILE`
@@ -68,7 +82,9 @@ pub enum Request {
     /// `:export FILE` (.svg or text)
     Export(std::path::PathBuf),
     /// measured heights (central-window sums per track) of these peaks
-    Heights { peaks: Vec<usize> },
+    Heights {
+        peaks: Vec<usize>,
+    },
 }
 
 /// ISM of one peak as it streams in.
@@ -414,10 +430,12 @@ impl App {
             Action::NextPeak | Action::PrevPeak => {
                 let filter = self.peak_filter();
                 let keep = |p: &crate::genome::Peak| filter.is_none() || p.label == filter;
-                let mut cur = self.selected.and_then(|i| self.peaks.get(i)).map(|p| (p.chrom.clone(), p.start)).unwrap_or((chrom.clone(), self.locus.start + w / 2));
+                let mut cur =
+                    self.selected.and_then(|i| self.peaks.get(i)).map(|p| (p.chrom.clone(), p.start)).unwrap_or((chrom.clone(), self.locus.start + w / 2));
                 let mut found = None;
                 for _ in 0..n {
-                    let next = if action == Action::NextPeak { self.peaks.next_after(&cur.0, cur.1, keep) } else { self.peaks.prev_before(&cur.0, cur.1, keep) };
+                    let next =
+                        if action == Action::NextPeak { self.peaks.next_after(&cur.0, cur.1, keep) } else { self.peaks.prev_before(&cur.0, cur.1, keep) };
                     match next {
                         Some(i) => {
                             found = Some(i);
@@ -429,7 +447,13 @@ impl App {
                 }
                 match found {
                     Some(i) => self.jump_to_peak(i),
-                    None => self.status = format!("no {} peak{}", if action == Action::NextPeak { "next" } else { "previous" }, filter.map(|f| format!(" in {f}")).unwrap_or_default()),
+                    None => {
+                        self.status = format!(
+                            "no {} peak{}",
+                            if action == Action::NextPeak { "next" } else { "previous" },
+                            filter.map(|f| format!(" in {f}")).unwrap_or_default()
+                        )
+                    }
                 }
             }
             Action::SelectPeak if self.panel == Panel::Peaks && !self.list_source().is_empty() => {
@@ -620,7 +644,19 @@ impl App {
                 slot[a as usize & 3] = Some(k);
             }
         }
-        self.ism = Some(IsmView { peak, model, region_start, seq, mutants, index, ref_pred: vec![f32::NAN; t], alt_pred: vec![vec![f32::NAN; t]; m], done: 0, motifs: vec![None; t], finished: false });
+        self.ism = Some(IsmView {
+            peak,
+            model,
+            region_start,
+            seq,
+            mutants,
+            index,
+            ref_pred: vec![f32::NAN; t],
+            alt_pred: vec![vec![f32::NAN; t]; m],
+            done: 0,
+            motifs: vec![None; t],
+            finished: false,
+        });
     }
 
     /// A chunk of mutant predictions (per track) arrived.

@@ -165,7 +165,11 @@ impl Key {
             KeyCode::Down => "↓".into(),
             other => format!("{other:?}"),
         };
-        if self.ctrl { format!("ctrl+{k}") } else { k }
+        if self.ctrl {
+            format!("ctrl+{k}")
+        } else {
+            k
+        }
     }
 
     fn matches(&self, ev: &KeyEvent) -> bool {

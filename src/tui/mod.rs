@@ -12,13 +12,13 @@ use crate::genome::peaks::{PeakReadOptions, PeakSet};
 use crate::genome::Fasta;
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
 use crate::jobs::view::{spawn_predictor, spawn_track_loader, LoaderJob, PredictRequest, PredictorJob, TrackRequest, ViewEvent};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use anyhow::Result;
 use app::{App, Request};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Put the terminal back: raw mode off, main screen, cursor shown.
@@ -71,7 +71,8 @@ pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
         genes,
     );
     // specificity from the per-track calls, when every track has them
-    let calls: Vec<PeakSet> = cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
+    let calls: Vec<PeakSet> =
+        cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
     if !calls.is_empty() && calls.len() == cfg.tracks.len() {
         app.specificity = crate::genome::peaks::specificity(&app.peaks, &calls).into_iter().map(Some).collect();
     }
@@ -155,6 +156,8 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
         }
         default_hook(info);
     }));
+    // library log lines go to the log file while the UI owns the terminal
+    let _ = crate::logging::to_file(&log_path());
     enable_raw_mode()?;
     execute!(std::io::stdout(), EnterAlternateScreen)?;
     let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
@@ -274,6 +277,7 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
     })();
     eval_cancel.store(true, Ordering::SeqCst);
     restore_terminal();
+    crate::logging::to_stderr();
     let _ = std::panic::take_hook();
     result
 }

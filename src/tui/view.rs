@@ -36,7 +36,11 @@ impl App {
     }
 
     fn transform(&self, v: f64) -> f64 {
-        if self.scale == Scale::Log { (v.max(0.0) + 1.0).log2() } else { v }
+        if self.scale == Scale::Log {
+            (v.max(0.0) + 1.0).log2()
+        } else {
+            v
+        }
     }
 
     /// Per-track column means of the measured data (transformed for the scale mode).
@@ -89,7 +93,11 @@ impl App {
         let x0 = area.x + LABEL_W;
         let mut y = area.y;
         // header
-        let model = self.models.get(self.model).map(|m| format!("model {m}{}", if self.models_ready { "" } else { " (loading)" })).unwrap_or_else(|| "no models".into());
+        let model = self
+            .models
+            .get(self.model)
+            .map(|m| format!("model {m}{}", if self.models_ready { "" } else { " (loading)" }))
+            .unwrap_or_else(|| "no models".into());
         let jobs = self.jobs_line();
         let compare = self.compare.and_then(|c| self.models.get(c)).map(|c| format!(" vs {c}")).unwrap_or_default();
         let header = format!(
@@ -115,13 +123,15 @@ impl App {
         }
         y += 1;
         let bottom = area.y + area.height.saturating_sub(3); // peaks, genes, status
-        // tracks: a measured row and, with predictions, a predicted row
+                                                             // tracks: a measured row and, with predictions, a predicted row
         let meas = self.measured_columns();
         let group_max = meas.iter().flatten().cloned().fold(0.0, f64::max);
         let in_view = self.peaks.overlapping(&self.locus.chrom, self.locus.start, self.locus.end);
-        let pred_in = |m: usize, p: usize, t: usize| self.preds.get(&(m, p)).and_then(|v| v.get(t)).map(|&x| self.transform(x as f64)).filter(|x| x.is_finite());
+        let pred_in =
+            |m: usize, p: usize, t: usize| self.preds.get(&(m, p)).and_then(|v| v.get(t)).map(|&x| self.transform(x as f64)).filter(|x| x.is_finite());
         let shown: Vec<usize> = std::iter::once(self.model).chain(self.compare).collect();
-        let pred_max = shown.iter().flat_map(|&m| in_view.iter().flat_map(move |&p| (0..self.tracks.len()).filter_map(move |t| pred_in(m, p, t)))).fold(0.0, f64::max);
+        let pred_max =
+            shown.iter().flat_map(|&m| in_view.iter().flat_map(move |&p| (0..self.tracks.len()).filter_map(move |t| pred_in(m, p, t)))).fold(0.0, f64::max);
         for (t, name) in self.tracks.iter().enumerate() {
             if y >= bottom {
                 break;
@@ -146,11 +156,7 @@ impl App {
                 }
                 let label = if k == 0 { "  pred".to_string() } else { format!("  vs {}", self.models[m]) };
                 buf.set_stringn(area.x, y, &label, LABEL_W as usize - 1, dim);
-                let row_max = if self.scale == Scale::PerTrack {
-                    in_view.iter().filter_map(|&p| pred_in(m, p, t)).fold(0.0, f64::max)
-                } else {
-                    pred_max
-                };
+                let row_max = if self.scale == Scale::PerTrack { in_view.iter().filter_map(|&p| pred_in(m, p, t)).fold(0.0, f64::max) } else { pred_max };
                 let st = if k == 0 { style.add_modifier(Modifier::DIM) } else { Style::default().fg(Color::Indexed(250)) };
                 for &p in &in_view {
                     let Some(v) = pred_in(m, p, t) else { continue };
@@ -183,7 +189,10 @@ impl App {
         buf.set_stringn(area.x, gy, "genes", LABEL_W as usize, dim);
         if let Some(genes) = &self.genes {
             for g in genes.overlapping(&self.locus) {
-                let (c1, c2) = (self.col_of(g.locus.start.max(self.locus.start)), self.col_of(g.locus.end.min(self.locus.end)).max(self.col_of(g.locus.start.max(self.locus.start)) + 1));
+                let (c1, c2) = (
+                    self.col_of(g.locus.start.max(self.locus.start)),
+                    self.col_of(g.locus.end.min(self.locus.end)).max(self.col_of(g.locus.start.max(self.locus.start)) + 1),
+                );
                 let arrow = if g.strand == Some('-') { "<" } else { ">" };
                 for c in c1..c2.min(cols) {
                     buf.set_string(x0 + c as u16, gy, if c % 4 == 0 { arrow } else { "─" }, Style::default().fg(Color::Indexed(110)));
@@ -243,7 +252,7 @@ impl App {
             if y >= area.y + area.height {
                 break;
             }
-            buf.set_stringn(area.x, y, format!("  {base} → ", ), LABEL_W as usize, dim);
+            buf.set_stringn(area.x, y, format!("  {base} → ",), LABEL_W as usize, dim);
             for c in 0..ncols.min(cols) {
                 let x = area.x + LABEL_W + c as u16;
                 let is_ref = per_col == 1 && v.seq.get(c).is_some_and(|&r| r.to_ascii_uppercase() == *base as u8);
@@ -270,7 +279,8 @@ impl App {
                     None => 0.0,
                 }
             };
-            let vals: Vec<f32> = (0..ncols).map(|c| (c * per_col..((c + 1) * per_col).min(n)).map(attr).max_by(|a, b| a.abs().total_cmp(&b.abs())).unwrap_or(0.0)).collect();
+            let vals: Vec<f32> =
+                (0..ncols).map(|c| (c * per_col..((c + 1) * per_col).min(n)).map(attr).max_by(|a, b| a.abs().total_cmp(&b.abs())).unwrap_or(0.0)).collect();
             let amax = vals.iter().fold(0f32, |m, x| m.max(x.abs()));
             for (c, a) in vals.iter().enumerate().take(cols) {
                 let ch = level(a.abs() as f64, amax as f64);
@@ -288,7 +298,12 @@ impl App {
             buf.set_stringn(
                 area.x,
                 y,
-                format!("  {} bp from {}, {} bp per column; blue: mutation raises the prediction, red: lowers it", n, group_thousands((v.region_start + 1).max(0) as u64), per_col),
+                format!(
+                    "  {} bp from {}, {} bp per column; blue: mutation raises the prediction, red: lowers it",
+                    n,
+                    group_thousands((v.region_start + 1).max(0) as u64),
+                    per_col
+                ),
                 w,
                 dim,
             );
@@ -299,9 +314,21 @@ impl App {
         let dim = Style::default().fg(Color::Indexed(244));
         let w = area.width as usize;
         let e = &self.eval;
-        let state = if e.running { "running (e stops)" } else if e.snapshot.is_some() { "done" } else { "press e to evaluate" };
+        let state = if e.running {
+            "running (e stops)"
+        } else if e.snapshot.is_some() {
+            "done"
+        } else {
+            "press e to evaluate"
+        };
         let pct = if e.total > 0 { 100.0 * e.done as f64 / e.total as f64 } else { 0.0 };
-        buf.set_stringn(area.x, area.y, format!("─ metrics · {state} · {}/{} peaks ({pct:.0}%) · mean Pearson of log2(x+1) over cell types", e.done, e.total), w, Style::default().add_modifier(Modifier::BOLD));
+        buf.set_stringn(
+            area.x,
+            area.y,
+            format!("─ metrics · {state} · {}/{} peaks ({pct:.0}%) · mean Pearson of log2(x+1) over cell types", e.done, e.total),
+            w,
+            Style::default().add_modifier(Modifier::BOLD),
+        );
         let Some(snap) = &e.snapshot else { return };
         let models: Vec<&String> = snap.models.keys().collect();
         let colw = 13usize;
@@ -312,7 +339,8 @@ impl App {
         header += &format!("{:>11}{:>9}{:>9}{:>9}", "overcorr*", "auroc*", "auprc*", "cv*");
         buf.set_stringn(area.x, area.y + 1, &header, w, dim);
         let active = self.models.get(self.model);
-        let strata: Vec<&String> = if e.strata.is_empty() { snap.models.values().next().map(|m| m.summary.keys().collect()).unwrap_or_default() } else { e.strata.iter().collect() };
+        let strata: Vec<&String> =
+            if e.strata.is_empty() { snap.models.values().next().map(|m| m.summary.keys().collect()).unwrap_or_default() } else { e.strata.iter().collect() };
         let mut y = area.y + 2;
         for st in strata {
             if y >= area.y + area.height {
@@ -346,7 +374,10 @@ impl App {
             buf.set_stringn(
                 area.x,
                 y,
-                format!("  * active model ({}): over-correlation, AUROC/AUPRC (at the end of the run), median CV across its replicate group", active.cloned().unwrap_or_default()),
+                format!(
+                    "  * active model ({}): over-correlation, AUROC/AUPRC (at the end of the run), median CV across its replicate group",
+                    active.cloned().unwrap_or_default()
+                ),
                 w,
                 dim,
             );
@@ -385,11 +416,21 @@ impl App {
         buf.set_stringn(
             area.x,
             area.y,
-            format!("─ peaks {scope} ({}) · sorted by {} (r) · {track} (c) · ↑↓ move, enter jumps, f scope", rows.len(), format!("{:?}", self.list.sort).to_lowercase()),
+            format!(
+                "─ peaks {scope} ({}) · sorted by {} (r) · {track} (c) · ↑↓ move, enter jumps, f scope",
+                rows.len(),
+                format!("{:?}", self.list.sort).to_lowercase()
+            ),
             w,
             Style::default().add_modifier(Modifier::BOLD),
         );
-        buf.set_stringn(area.x, area.y + 1, format!("  {:<14}{:<26}{:<22}{:>5}{:>11}{:>11}{:>8}", "name", "locus", "cluster", "spec", "measured", "predicted", "error"), w, dim);
+        buf.set_stringn(
+            area.x,
+            area.y + 1,
+            format!("  {:<14}{:<26}{:<22}{:>5}{:>11}{:>11}{:>8}", "name", "locus", "cluster", "spec", "measured", "predicted", "error"),
+            w,
+            dim,
+        );
         let visible = area.height.saturating_sub(2) as usize;
         let first = self.list.cursor.saturating_sub(visible.saturating_sub(1));
         for (k, &i) in rows.iter().enumerate().skip(first).take(visible) {
@@ -424,5 +465,9 @@ impl App {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n.saturating_sub(1)).collect::<String>() + "…" }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n.saturating_sub(1)).collect::<String>() + "…"
+    }
 }
