@@ -25,8 +25,10 @@ fn main() {
     }
     println!("cargo::rustc-check-cfg=cfg(peakscope_cuda_linked)");
     let root = lib.parent().map(PathBuf::from).unwrap_or_default();
-    // libtorch controls tch does not expose: autocast dtype, TF32, optimize_for_inference
+    // libtorch controls tch does not expose (autocast dtype, TF32, optimize_for_inference) and the
+    // fast-ISM graph analysis
     println!("cargo:rerun-if-changed=src/model/ffi/torch_extras.cpp");
+    println!("cargo:rerun-if-changed=src/model/ffi/fast_ism.cpp");
     let include = std::env::var("LIBTORCH_INCLUDE").map(PathBuf::from).unwrap_or_else(|_| root.clone()).join("include");
     cc::Build::new()
         .cpp(true)
@@ -38,6 +40,7 @@ fn main() {
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .file("src/model/ffi/torch_extras.cpp")
+        .file("src/model/ffi/fast_ism.cpp")
         .compile("peakscope_torch_extras");
     let mut version = String::from("unknown");
     if let Ok(v) = std::fs::read_to_string(root.join("build-version")) {

@@ -1,7 +1,9 @@
-//! `peakscope bench-ism`: ISM throughput of one model window at several batch sizes.
+//! `peakscope bench-ism`: ISM throughput of one model window at several batch sizes, fast
+//! and naive paths side by side.
 use crate::model::device::{device_label, parse_device};
 use crate::model::engine::{Model, ModelSpec, Precision};
-use crate::model::ism::{run_ism, IsmPlan};
+use crate::model::fast_ism::{self, IsmPath};
+use crate::model::ism::{run_ism_with, IsmPlan};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -32,6 +34,10 @@ pub struct BenchIsmArgs {
     /// also run each setting without freezing/optimising the module (CUDA)
     #[arg(long)]
     pub compare_unoptimized: bool,
+    /// comma-separated ISM paths to time: fast (only what each mutation can change), naive
+    /// (every mutant through the whole model), auto
+    #[arg(long, default_value = "fast,naive", value_delimiter = ',')]
+    pub ism_path: Vec<String>,
 }
 
 /// A reproducible random sequence (xorshift), so runs compare like with like.
@@ -54,8 +60,10 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
     let off = (a.input_length - rl) / 2;
     let plan = IsmPlan::from_sequence(&seq, (off, off + rl));
     let cancel = AtomicBool::new(false);
-    println!("device\tprecision\toptimized\truntime_convs\tbatch\tmutants\tms_per_peak_median\tms_per_peak_min\tmutants_per_s");
+    println!("device\tprecision\toptimized\truntime_convs\tbatch\tmutants\tms_per_peak_median\tms_per_peak_min\tmutants_per_s\tpath");
     let variants: &[bool] = if a.compare_unoptimized { &[true, false] } else { &[true] };
+    let paths = a.ism_path.iter().map(|p| IsmPath::parse(p)).collect::<Result<Vec<_>>>()?;
+    let mut best: Vec<(IsmPath, f64)> = Vec::new();
     for p in &a.precision {
         let precision = Precision::parse(p)?;
         for (&bs, &optimize) in a.batch_sizes.iter().flat_map(|b| variants.iter().map(move |o| (b, o))) {
@@ -76,29 +84,46 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
             if device.is_cuda() {
                 tch::Cuda::cudnn_set_benchmark(true);
             }
-            run_ism(&mut model, &plan, false, &cancel, |_, _| {})?; // warm-up (cudnn autotune)
-            let mut times = Vec::new();
-            for _ in 0..a.repeats.max(1) {
-                let t = std::time::Instant::now();
-                let r = run_ism(&mut model, &plan, false, &cancel, |_, _| {})?;
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-                assert_eq!(r.done, plan.mutants.len());
+            for &path in &paths {
+                // which path runs (and, when fast, the mutants per batch)
+                let (label, batch) = match (path, fast_ism::for_model(&model).as_ref()) {
+                    (IsmPath::Naive, _) | (IsmPath::Auto, Err(_)) => ("naive", model.batch_size()),
+                    (_, Ok(f)) => ("fast", f.batch_size(1)),
+                    (IsmPath::Fast, Err(why)) => anyhow::bail!("no fast ISM for {}: {why}", a.model.display()),
+                };
+                run_ism_with(&mut model, &plan, false, &cancel, path, |_, _| {})?; // warm-up (cudnn autotune)
+                let mut times = Vec::new();
+                for _ in 0..a.repeats.max(1) {
+                    let t = std::time::Instant::now();
+                    let r = run_ism_with(&mut model, &plan, false, &cancel, path, |_, _| {})?;
+                    times.push(t.elapsed().as_secs_f64() * 1e3);
+                    assert_eq!(r.done, plan.mutants.len());
+                }
+                times.sort_by(|x, y| x.total_cmp(y));
+                let med = times[times.len() / 2];
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.0}\t{}",
+                    device_label(device),
+                    precision.label(),
+                    model.is_optimized(),
+                    model.convs_rewritten(),
+                    batch,
+                    plan.mutants.len(),
+                    med,
+                    times[0],
+                    plan.mutants.len() as f64 / (med / 1e3),
+                    label
+                );
+                let key = if label == "fast" { IsmPath::Fast } else { IsmPath::Naive };
+                match best.iter_mut().find(|(p, _)| *p == key) {
+                    Some((_, b)) => *b = b.min(med),
+                    None => best.push((key, med)),
+                }
             }
-            times.sort_by(|x, y| x.total_cmp(y));
-            let med = times[times.len() / 2];
-            println!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{:.2}\t{:.0}",
-                device_label(device),
-                precision.label(),
-                model.is_optimized(),
-                model.convs_rewritten(),
-                model.batch_size(),
-                plan.mutants.len(),
-                med,
-                times[0],
-                plan.mutants.len() as f64 / (med / 1e3)
-            );
         }
+    }
+    if let (Some((_, f)), Some((_, n))) = (best.iter().find(|(p, _)| *p == IsmPath::Fast), best.iter().find(|(p, _)| *p == IsmPath::Naive)) {
+        eprintln!("best median ms per peak: fast {f:.1}, naive {n:.1}: fast ISM is {:.2}x the naive speed", n / f);
     }
     Ok(())
 }

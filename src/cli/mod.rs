@@ -20,6 +20,9 @@ pub struct Cli {
     /// reopen a session saved with `:w FILE` (locus, model, panel, scale, selection)
     #[arg(long)]
     pub session: Option<PathBuf>,
+    /// more detail on standard error (e.g. the fast-ISM prefix, step by step)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

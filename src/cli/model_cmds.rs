@@ -289,10 +289,16 @@ pub struct IsmArgs {
     /// output TSV (atomic); stdout when absent
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// auto: recompute only what each substitution can change when the model's graph allows
+    /// it (fast ISM), else run every mutant through the whole model (naive); fast: fail if
+    /// the model has no fast path; naive: always the whole model
+    #[arg(long, default_value = "auto")]
+    pub ism_path: String,
 }
 
 pub fn ism(a: IsmArgs) -> Result<()> {
     parse_locus(&a.region)?; // syntax errors before any file is opened
+    crate::model::fast_ism::set_default_path(crate::model::fast_ism::IsmPath::parse(&a.ism_path)?);
     let (spec, fasta_path) = a.model.resolve()?;
     if spec.shifts > 0 {
         bail!("ISM does not average over shifts (--shifts); use --rc for strand averaging");

@@ -319,6 +319,26 @@ impl Model {
         Ok(out)
     }
 
+    /// Fast ISM (`model::fast_ism`): the module as this model runs it.
+    pub(crate) fn module(&self) -> &CModule {
+        &self.module
+    }
+
+    /// Fast ISM: `f` computes this model's output for `n` input rows another way; it runs
+    /// under the model's precision (autocast) without gradients, and its output is normalised
+    /// to (n, B, T) float32 like [`Model::forward`]'s.
+    pub(crate) fn forward_via(&self, n: i64, f: impl FnOnce() -> Result<IValue>) -> Result<Tensor> {
+        let _g = tch::no_grad_guard();
+        let out = {
+            let _autocast = match self.precision {
+                Precision::F32 | Precision::TF32 => None,
+                p => Some(AutocastGuard::enter(p).map_err(|msg| anyhow!(msg))?),
+            };
+            f()?
+        };
+        self.normalise(first_tensor(out)?, n)
+    }
+
     /// Forward a device batch (N, 4, L) and return (N, B, T) float32 on the device.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let _g = tch::no_grad_guard();

@@ -5,6 +5,7 @@
 //! Mutants are built on the device from one reference one-hot and two small index
 //! tensors: no per-mutant host work, one host copy per batch of outputs.
 use super::engine::Model;
+use super::fast_ism::{self, IsmPath};
 use crate::genome::onehot::{base_index, BASES};
 use crate::genome::{Fasta, Locus};
 use anyhow::{bail, Result};
@@ -110,8 +111,22 @@ impl IsmResult {
 
 /// Run ISM. `on_chunk(first_mutant, preds)` sees each batch's (n × T) predictions as they
 /// arrive (in any order); `cancel` stops between batches and the partial result is
-/// returned, with `computed` marking the mutants that have predictions.
-pub fn run_ism(model: &mut Model, plan: &IsmPlan, rc: bool, cancel: &AtomicBool, mut on_chunk: impl FnMut(usize, &[f32])) -> Result<IsmResult> {
+/// returned, with `computed` marking the mutants that have predictions. Takes the fast path
+/// (see [`fast_ism`]) when the model allows it, unless [`fast_ism::set_default_path`] says
+/// otherwise.
+pub fn run_ism(model: &mut Model, plan: &IsmPlan, rc: bool, cancel: &AtomicBool, on_chunk: impl FnMut(usize, &[f32])) -> Result<IsmResult> {
+    run_ism_with(model, plan, rc, cancel, fast_ism::default_path(), on_chunk)
+}
+
+/// [`run_ism`] with the path chosen by the caller.
+pub fn run_ism_with(
+    model: &mut Model,
+    plan: &IsmPlan,
+    rc: bool,
+    cancel: &AtomicBool,
+    path: IsmPath,
+    mut on_chunk: impl FnMut(usize, &[f32]),
+) -> Result<IsmResult> {
     let l = plan.seq.len() as i64;
     if l as usize != model.spec.input_length {
         bail!("ISM window is {l} bp but model {} takes {}", model.spec.name, model.spec.input_length);
@@ -153,33 +168,38 @@ pub fn run_ism(model: &mut Model, plan: &IsmPlan, rc: bool, cancel: &AtomicBool,
     if rc {
         model.set_batch_size((user_batch / 2).max(1));
     }
-    let res = model.run_batched(
-        m,
-        |i, j| {
-            if cancel.load(Ordering::Relaxed) {
-                bail!("cancelled");
-            }
-            let n = (j - i) as i64;
-            let p = pos.narrow(0, i as i64, n);
-            let a = alt.narrow(0, i as i64, n);
-            let x = reference.expand([n, 4 * l], false).contiguous();
-            let zero_idx = p.unsqueeze(1) + chan.unsqueeze(0); // (n, 4)
-            let x = x.scatter_value(1, &zero_idx, 0.0);
-            let one_idx = (a * l + &p).unsqueeze(1); // (n, 1)
-            let x = x.scatter_value(1, &one_idx, 1.0);
-            Ok(with_rc(x.reshape([n, 4, l])))
-        },
-        |i, out| {
-            let n = out.size()[0] / if rc { 2 } else { 1 };
-            let o = reduce(out, n).to_device(Device::Cpu).contiguous();
-            let v: Vec<f32> = Vec::<f32>::try_from(o.reshape([-1]))?;
-            alt_pred[i * t..i * t + v.len()].copy_from_slice(&v);
-            computed[i..i + n as usize].fill(true);
-            done += n as usize;
-            on_chunk(i, &v);
-            Ok(())
-        },
-    );
+    let sink = |i: usize, out: Tensor| {
+        let n = out.size()[0] / if rc { 2 } else { 1 };
+        let o = reduce(out, n).to_device(Device::Cpu).contiguous();
+        let v: Vec<f32> = Vec::<f32>::try_from(o.reshape([-1]))?;
+        alt_pred[i * t..i * t + v.len()].copy_from_slice(&v);
+        computed[i..i + n as usize].fill(true);
+        done += n as usize;
+        on_chunk(i, &v);
+        Ok(())
+    };
+    let check = || if cancel.load(Ordering::Relaxed) { bail!("cancelled") } else { Ok(()) };
+    let fast = if path == IsmPath::Naive { None } else { Some(fast_ism::for_model(model)) };
+    let res = match fast.as_deref() {
+        Some(Ok(f)) => f.run_batches(model, &reference.reshape([1, 4, l]), &pos, &alt, rc, check, sink),
+        Some(Err(why)) if path == IsmPath::Fast => bail!("model {}: no fast ISM: {why}", model.spec.name),
+        _ => model.run_batched(
+            m,
+            |i, j| {
+                check()?;
+                let n = (j - i) as i64;
+                let p = pos.narrow(0, i as i64, n);
+                let a = alt.narrow(0, i as i64, n);
+                let x = reference.expand([n, 4 * l], false).contiguous();
+                let zero_idx = p.unsqueeze(1) + chan.unsqueeze(0); // (n, 4)
+                let x = x.scatter_value(1, &zero_idx, 0.0);
+                let one_idx = (a * l + &p).unsqueeze(1); // (n, 1)
+                let x = x.scatter_value(1, &one_idx, 1.0);
+                Ok(with_rc(x.reshape([n, 4, l])))
+            },
+            sink,
+        ),
+    };
     model.set_batch_size(user_batch.max(model.batch_size()));
     if let Err(e) = res {
         if cancel.load(Ordering::Relaxed) && e.to_string() == "cancelled" {

@@ -1,6 +1,7 @@
 //! TorchScript models: device selection, loading, batching, prediction and ISM.
 pub mod device;
 pub mod engine;
+pub mod fast_ism;
 pub mod ism;
 pub mod predict;
 pub mod zoo;

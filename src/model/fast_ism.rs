@@ -1,0 +1,413 @@
+//! Fast exact ISM for TorchScript CNNs (fastISM, Nair et al. 2022): a substitution at
+//! position p can only change the outputs of a convolution, pooling or element-wise layer
+//! inside that layer's receptive field of p, so up to the first global operation (flatten,
+//! dense, global pooling, attention, ...) each mutant is computed on small windows only and
+//! spliced into the reference's activations; the rest of the model runs on the spliced
+//! tensors.
+//!
+//! The graph work is in C++ (`ffi/fast_ism.cpp`): it freezes the module, classifies the
+//! forward graph's nodes, propagates each position's affected interval through the
+//! position-local prefix, and builds a second method, `peakscope_suffix`, that is the forward
+//! graph with the prefix replaced by inputs. [`FastIsm::forward`] is therefore a drop-in for
+//! `module.forward(mutants)`: it returns the same value (tensor, tuple or dict) for a batch
+//! of mutants given as a reference and (position, base) indices, so heads, transforms and
+//! bin sums downstream are shared with the naive path.
+//!
+//! A model whose graph has no usable prefix runs naively, and says why (see [`for_model`]).
+//! Every fast path is checked against the naive forward on mutants at the first, last and
+//! spread positions before it is used.
+use super::engine::{Model, Precision};
+use anyhow::{anyhow, bail, Result};
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::path::PathBuf;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use tch::{CModule, Device, IValue, Kind, Tensor};
+
+/// Which ISM implementation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsmPath {
+    /// fast when the model's graph allows it, else naive (saying why)
+    Auto,
+    /// fast, or an error naming why the model does not allow it
+    Fast,
+    /// every mutant through the whole model
+    Naive,
+}
+
+impl IsmPath {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(IsmPath::Auto),
+            "fast" => Ok(IsmPath::Fast),
+            "naive" => Ok(IsmPath::Naive),
+            _ => bail!("ISM path '{s}': expected auto, fast or naive"),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IsmPath::Auto => "auto",
+            IsmPath::Fast => "fast",
+            IsmPath::Naive => "naive",
+        }
+    }
+}
+
+static DEFAULT_PATH: AtomicU8 = AtomicU8::new(0);
+
+/// The path [`super::ism::run_ism`] takes (process-wide; the CLI sets it from `--ism-path`).
+pub fn set_default_path(p: IsmPath) {
+    DEFAULT_PATH.store(p as u8, Ordering::Relaxed);
+}
+
+pub fn default_path() -> IsmPath {
+    match DEFAULT_PATH.load(Ordering::Relaxed) {
+        1 => IsmPath::Fast,
+        2 => IsmPath::Naive,
+        _ => IsmPath::Auto,
+    }
+}
+
+extern "C" {
+    fn peakscope_fastism_build(
+        path: *const c_char,
+        length: i64,
+        device: i32,
+        summary: *mut *mut c_char,
+        details: *mut *mut c_char,
+        module_bytes: *mut *mut c_char,
+        module_len: *mut i64,
+        err: *mut c_char,
+        err_len: i32,
+    ) -> *mut c_void;
+    fn peakscope_fastism_free_buffer(p: *mut c_char);
+    fn peakscope_fastism_free(plan: *mut c_void);
+    fn peakscope_fastism_cuts(plan: *mut c_void) -> i32;
+    fn peakscope_fastism_bytes_per_mutant(plan: *mut c_void) -> i64;
+    fn peakscope_fastism_prepare(plan: *mut c_void, references: *const torch_sys::C_tensor, err: *mut c_char, err_len: i32) -> *mut c_void;
+    fn peakscope_fastism_free_refs(refs: *mut c_void);
+    fn peakscope_fastism_run(
+        plan: *mut c_void,
+        refs: *mut c_void,
+        ref_idx: *const torch_sys::C_tensor,
+        pos: *const torch_sys::C_tensor,
+        alt: *const torch_sys::C_tensor,
+        outs: *mut *mut torch_sys::C_tensor,
+        err: *mut c_char,
+        err_len: i32,
+    ) -> i32;
+}
+
+fn err_buf() -> Vec<c_char> {
+    vec![0; 1024]
+}
+
+fn err_text(buf: &[c_char]) -> String {
+    // SAFETY: the shim always NUL-terminates the buffer it was given (zeroed here).
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+/// Take a malloc'd string from the shim.
+fn take_string(p: *mut c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: `p` is a NUL-terminated buffer the shim allocated with malloc; freed once here.
+    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    unsafe { peakscope_fastism_free_buffer(p) };
+    s
+}
+
+/// The analysed model: the C++ plan (prefix steps and window geometry) and the frozen
+/// module with its `peakscope_suffix` method.
+pub struct FastIsm {
+    plan: NonNull<c_void>,
+    suffix: CModule,
+    cuts: usize,
+    input_length: usize,
+    device: Device,
+    bytes_per_mutant: usize,
+    /// one line: the prefix found and where it ends
+    pub summary: String,
+    /// one line per prefix step: its window width, the tensor length, how inputs are read
+    pub details: String,
+}
+
+impl Drop for FastIsm {
+    fn drop(&mut self) {
+        // SAFETY: the plan was created by peakscope_fastism_build and is freed only here.
+        unsafe { peakscope_fastism_free(self.plan.as_ptr()) }
+    }
+}
+
+/// Reference activations of the prefix for one set of references.
+pub struct FastRefs {
+    ptr: NonNull<c_void>,
+}
+
+impl Drop for FastRefs {
+    fn drop(&mut self) {
+        // SAFETY: created by peakscope_fastism_prepare, freed only here.
+        unsafe { peakscope_fastism_free_refs(self.ptr.as_ptr()) }
+    }
+}
+
+impl FastIsm {
+    /// Analyse `model`'s module for its input length. `Err` carries the reason the model
+    /// has no fast path (in words, for the user).
+    pub fn build(model: &Model) -> std::result::Result<FastIsm, String> {
+        let fast = Self::from_module(model.module(), model.spec.input_length, model.device()).map_err(|e| format!("{e:#}"))?;
+        fast.verify(model)?;
+        Ok(fast)
+    }
+
+    /// Analyse a module for inputs (N, 4, `input_length`) on `device`, without the check
+    /// against the naive path that [`FastIsm::build`] adds. `Err`: why there is no fast path.
+    pub fn from_module(module: &CModule, input_length: usize, device: Device) -> Result<FastIsm> {
+        let tmp = tempfile::Builder::new().prefix("peakscope-fastism-").suffix(".pt").tempfile()?.into_temp_path();
+        module.save(&tmp).map_err(|e| anyhow!("saving the module for analysis: {e}"))?;
+        let dev = match device {
+            Device::Cuda(i) => i as i32,
+            _ => -1,
+        };
+        let cpath = CString::new(tmp.as_os_str().as_encoded_bytes())?;
+        let (mut summary, mut details, mut bytes) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        let mut len = 0i64;
+        let mut err = err_buf();
+        // SAFETY: all out-pointers are valid for writes; the shim writes them only on success.
+        let plan = unsafe {
+            peakscope_fastism_build(
+                cpath.as_ptr(),
+                input_length as i64,
+                dev,
+                &mut summary,
+                &mut details,
+                &mut bytes,
+                &mut len,
+                err.as_mut_ptr(),
+                err.len() as i32,
+            )
+        };
+        let Some(plan) = NonNull::new(plan) else {
+            bail!("{}", err_text(&err));
+        };
+        let summary = take_string(summary);
+        let details = take_string(details);
+        // SAFETY: `bytes` points to `len` bytes the shim malloc'd; copied, then freed once.
+        let module_bytes = unsafe { std::slice::from_raw_parts(bytes as *const u8, len as usize) }.to_vec();
+        unsafe { peakscope_fastism_free_buffer(bytes) };
+        // SAFETY: plain getters on the live plan.
+        let (cuts, bytes_per_mutant) = unsafe { (peakscope_fastism_cuts(plan.as_ptr()) as usize, peakscope_fastism_bytes_per_mutant(plan.as_ptr()) as usize) };
+        let mut fast = FastIsm {
+            plan,
+            suffix: CModule::load_data_on_device(&mut std::io::Cursor::new(module_bytes), device).map_err(|e| anyhow!("loading the suffix module: {e}"))?,
+            cuts,
+            input_length,
+            device,
+            bytes_per_mutant,
+            summary,
+            details,
+        };
+        fast.suffix.set_eval();
+        Ok(fast)
+    }
+
+    /// Run the prefix once over references (R, 4, L) on the model's device.
+    pub fn prepare(&self, references: &Tensor) -> Result<FastRefs> {
+        let mut err = err_buf();
+        let references = references.to_kind(Kind::Float);
+        // SAFETY: the plan is alive; the tensor pointer is valid for the call.
+        let p = unsafe { peakscope_fastism_prepare(self.plan.as_ptr(), references.as_ptr(), err.as_mut_ptr(), err.len() as i32) };
+        NonNull::new(p).map(|ptr| FastRefs { ptr }).ok_or_else(|| anyhow!("fast ISM: {}", err_text(&err)))
+    }
+
+    /// What `module.forward(mutants)` returns for mutants given as rows: mutant i is
+    /// reference `ref_idx[i]` of `refs` with position `pos[i]` set to one-hot base `alt[i]`
+    /// (0..4 = A, C, G, T). Index tensors are int64 on the model's device.
+    pub fn forward(&self, refs: &FastRefs, ref_idx: &Tensor, pos: &Tensor, alt: &Tensor) -> Result<IValue> {
+        let mut outs: Vec<*mut torch_sys::C_tensor> = vec![std::ptr::null_mut(); self.cuts];
+        let mut err = err_buf();
+        // SAFETY: the plan and references are alive, the tensors valid for the call, and
+        // `outs` has room for the `cuts` tensors the shim writes on success.
+        let code = unsafe {
+            peakscope_fastism_run(
+                self.plan.as_ptr(),
+                refs.ptr.as_ptr(),
+                ref_idx.as_ptr(),
+                pos.as_ptr(),
+                alt.as_ptr(),
+                outs.as_mut_ptr(),
+                err.as_mut_ptr(),
+                err.len() as i32,
+            )
+        };
+        if code != 0 {
+            bail!("fast ISM: {}", err_text(&err));
+        }
+        // SAFETY: each pointer is a new at::Tensor the shim allocated for us to own.
+        let cuts: Vec<IValue> = outs.into_iter().map(|p| IValue::Tensor(unsafe { Tensor::from_ptr(p) })).collect();
+        self.suffix.method_is("peakscope_suffix", &cuts).map_err(|e| anyhow!("fast ISM suffix: {}", super::engine::torch_msg(&e)))
+    }
+
+    /// Mutants per batch: as many as fit a memory budget for the windows and the spliced
+    /// tensors (the model's batch size is tuned for whole sequences).
+    /// `PEAKSCOPE_FAST_ISM_BATCH` overrides it.
+    pub fn batch_size(&self, rows_per_mutant: usize) -> usize {
+        if let Some(b) = std::env::var("PEAKSCOPE_FAST_ISM_BATCH").ok().and_then(|v| v.parse::<usize>().ok()) {
+            return b.max(1);
+        }
+        let budget: usize = if self.device.is_cuda() { 4 << 30 } else { 256 << 20 };
+        (budget / (self.bytes_per_mutant.max(1) * rows_per_mutant)).clamp(16, 4096)
+    }
+
+    /// Compare with the naive forward on mutants at the first, last and spread positions of
+    /// a random sequence.
+    fn verify(&self, model: &Model) -> std::result::Result<(), String> {
+        let run = || -> Result<f64> {
+            let l = self.input_length;
+            let seq: Vec<u8> = (0..l).map(|i| b"ACGT"[(i.wrapping_mul(2654435761) >> 7) % 4]).collect();
+            let reference = Tensor::from_slice(crate::genome::onehot::one_hot(&seq).as_slice().unwrap()).reshape([1, 4, l as i64]).to_device(self.device);
+            let mut pos: Vec<i64> = vec![0, 1, l as i64 - 2, l as i64 - 1];
+            pos.extend((1..12).map(|k| (k * (l as i64 - 1)) / 12));
+            let pos: Vec<i64> = pos.into_iter().map(|p| p.clamp(0, l as i64 - 1)).collect();
+            let alt: Vec<i64> = (0..pos.len() as i64).map(|i| i % 4).collect();
+            let n = pos.len() as i64;
+            let (pt, at) = (Tensor::from_slice(&pos).to_device(self.device), Tensor::from_slice(&alt).to_device(self.device));
+            let x = mutant_batch(&reference, &pt, &at);
+            let naive = model.forward(&x)?;
+            let base = model.forward(&reference)?;
+            let fast = model.forward_via(n, || {
+                let refs = self.prepare(&reference)?;
+                self.forward(&refs, &Tensor::zeros([n], (Kind::Int64, self.device)), &pt, &at)
+            })?;
+            let delta = (&naive - &base).abs().max().double_value(&[]);
+            let scale = match model.precision() {
+                Precision::F32 => delta.max(1e-6 * naive.abs().max().double_value(&[])),
+                _ => naive.abs().max().double_value(&[]),
+            }
+            .max(1e-30);
+            Ok((fast - naive).abs().max().double_value(&[]) / scale)
+        };
+        let diff = run().map_err(|e| format!("the fast path failed its check against the naive one: {e:#}"))?;
+        let tolerance = match model.precision() {
+            Precision::F32 => 1e-3,
+            Precision::TF32 => 2e-2,
+            Precision::F16 | Precision::BF16 => 5e-2,
+        };
+        if diff.is_nan() || diff > tolerance {
+            return Err(format!("the fast path differs from the naive one by {diff:.2e} (relative) on a check batch"));
+        }
+        Ok(())
+    }
+
+    /// ISM batches on the fast path, as `Model::run_batched` runs the naive ones: mutants are
+    /// rows (pos, alt) of `reference` (1, 4, L); with `rc` each batch of n mutants has 2n
+    /// output rows, the mutants then their mirrors on the reverse-complement reference, as
+    /// the naive path's `cat([x, flip(x)])`. `check()` runs before each batch (cancel);
+    /// `sink(i, out)` gets the normalised (rows, B, T) output of mutants i...
+    pub(crate) fn run_batches(
+        &self,
+        model: &Model,
+        reference: &Tensor,
+        pos: &Tensor,
+        alt: &Tensor,
+        rc: bool,
+        mut check: impl FnMut() -> Result<()>,
+        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        let l = self.input_length as i64;
+        let m = pos.size()[0] as usize;
+        let references = if rc { Tensor::cat(&[reference.shallow_clone(), reference.flip([1i64, 2])], 0) } else { reference.shallow_clone() };
+        let mut refs: Option<FastRefs> = None;
+        let mut bs = self.batch_size(if rc { 2 } else { 1 });
+        let mut i = 0;
+        while i < m {
+            check()?;
+            let j = (i + bs).min(m);
+            let n = (j - i) as i64;
+            let (p, a) = (pos.narrow(0, i as i64, n), alt.narrow(0, i as i64, n));
+            let (ri, p, a) = if rc {
+                let zeros = Tensor::zeros([n], (Kind::Int64, self.device));
+                (Tensor::cat(&[&zeros, &(&zeros + 1)], 0), Tensor::cat(&[&p, &(-&p + (l - 1))], 0), Tensor::cat(&[&a, &(-&a + 3)], 0))
+            } else {
+                (Tensor::zeros([n], (Kind::Int64, self.device)), p, a)
+            };
+            let rows = ri.size()[0];
+            let res = model.forward_via(rows, || {
+                if refs.is_none() {
+                    refs = Some(self.prepare(&references)?);
+                }
+                self.forward(refs.as_ref().unwrap(), &ri, &p, &a)
+            });
+            match res {
+                Ok(out) => {
+                    sink(i, out)?;
+                    i = j;
+                }
+                Err(e) if bs > 1 && format!("{e:#}").contains("out of memory") => {
+                    bs /= 2;
+                    tracing::warn!("model {}: fast ISM out of memory; batch size halved to {bs}", model.spec.name);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// (n, 4, L) mutants of `reference` (1, 4, L): position pos[i] set to one-hot alt[i].
+pub fn mutant_batch(reference: &Tensor, pos: &Tensor, alt: &Tensor) -> Tensor {
+    let l = reference.size()[2];
+    let n = pos.size()[0];
+    let x = reference.reshape([1, 4 * l]).expand([n, 4 * l], false).contiguous();
+    let chan = Tensor::arange(4, (Kind::Int64, reference.device())) * l;
+    let x = x.scatter_value(1, &(pos.unsqueeze(1) + chan.unsqueeze(0)), 0.0);
+    x.scatter_value(1, &(alt * l + pos).unsqueeze(1), 1.0).reshape([n, 4, l])
+}
+
+type CacheKey = (usize, PathBuf, usize, Option<std::time::SystemTime>, u64, String, Precision, bool);
+
+thread_local! {
+    static CACHE: RefCell<Vec<(CacheKey, Rc<std::result::Result<FastIsm, String>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The fast path of a loaded model (analysed once per model and thread, and logged once:
+/// the prefix found, or why ISM runs naively), or the reason there is none.
+pub fn for_model(model: &Model) -> Rc<std::result::Result<FastIsm, String>> {
+    let meta = std::fs::metadata(&model.spec.path).ok();
+    let key: CacheKey = (
+        model as *const Model as usize,
+        model.spec.path.clone(),
+        model.spec.input_length,
+        meta.as_ref().and_then(|m| m.modified().ok()),
+        meta.as_ref().map(|m| m.len()).unwrap_or(0),
+        format!("{:?}", model.device()),
+        model.precision(),
+        model.is_optimized(),
+    );
+    if let Some(hit) = CACHE.with(|c| c.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
+        return hit;
+    }
+    let t = std::time::Instant::now();
+    let built = Rc::new(FastIsm::build(model));
+    match built.as_ref() {
+        Ok(f) => {
+            tracing::info!("model {}: fast ISM ({:.2} s to analyse): {}", model.spec.name, t.elapsed().as_secs_f64(), f.summary);
+            for line in f.details.lines() {
+                tracing::debug!("fast ISM step {}", line.trim());
+            }
+        }
+        Err(why) => tracing::info!("model {}: ISM runs every mutant through the whole model (no fast path: {why})", model.spec.name),
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 4 {
+            c.remove(0);
+        }
+        c.push((key, built.clone()));
+    });
+    built
+}
