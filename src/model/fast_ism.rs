@@ -136,6 +136,12 @@ pub struct FastIsm {
     pub details: String,
 }
 
+// SAFETY: the plan is not modified after it is built (running it reads the geometry and
+// calls stateless operator closures); per-call state lives in `FastRefs`, which one thread
+// uses at a time.
+unsafe impl Send for FastIsm {}
+unsafe impl Sync for FastIsm {}
+
 impl Drop for FastIsm {
     fn drop(&mut self) {
         // SAFETY: the plan was created by peakscope_fastism_build and is freed only here.
@@ -147,6 +153,9 @@ impl Drop for FastIsm {
 pub struct FastRefs {
     ptr: NonNull<c_void>,
 }
+
+// SAFETY: a heap object of the shim, used by one thread at a time.
+unsafe impl Send for FastRefs {}
 
 impl Drop for FastRefs {
     fn drop(&mut self) {
@@ -259,8 +268,8 @@ impl FastIsm {
         if let Some(b) = std::env::var("PEAKSCOPE_FAST_ISM_BATCH").ok().and_then(|v| v.parse::<usize>().ok()) {
             return b.max(1);
         }
-        let budget: usize = if self.device.is_cuda() { 4 << 30 } else { 256 << 20 };
-        (budget / (self.bytes_per_mutant.max(1) * rows_per_mutant)).clamp(16, 4096)
+        let budget: usize = if self.device.is_cuda() { 4 << 30 } else { 512 << 20 };
+        (budget / (self.bytes_per_mutant.max(1) * rows_per_mutant)).clamp(32, 4096)
     }
 
     /// Compare with the naive forward on mutants at the first, last and spread positions of
@@ -318,25 +327,20 @@ impl FastIsm {
         mut check: impl FnMut() -> Result<()>,
         mut sink: impl FnMut(usize, Tensor) -> Result<()>,
     ) -> Result<()> {
-        let l = self.input_length as i64;
         let m = pos.size()[0] as usize;
         let references = if rc { Tensor::cat(&[reference.shallow_clone(), reference.flip([1i64, 2])], 0) } else { reference.shallow_clone() };
-        let mut refs: Option<FastRefs> = None;
         let mut bs = self.batch_size(if rc { 2 } else { 1 });
+        let workers = if self.device == Device::Cpu { super::engine::cpu_workers().min(m.div_ceil(bs).max(1) * 4) } else { 1 };
+        if workers > 1 {
+            return self.run_batches_cpu_parallel(model, &references, pos, alt, rc, workers, bs, check, sink);
+        }
+        let mut refs: Option<FastRefs> = None;
         let mut i = 0;
         while i < m {
             check()?;
             let j = (i + bs).min(m);
-            let n = (j - i) as i64;
-            let (p, a) = (pos.narrow(0, i as i64, n), alt.narrow(0, i as i64, n));
-            let (ri, p, a) = if rc {
-                let zeros = Tensor::zeros([n], (Kind::Int64, self.device));
-                (Tensor::cat(&[&zeros, &(&zeros + 1)], 0), Tensor::cat(&[&p, &(-&p + (l - 1))], 0), Tensor::cat(&[&a, &(-&a + 3)], 0))
-            } else {
-                (Tensor::zeros([n], (Kind::Int64, self.device)), p, a)
-            };
-            let rows = ri.size()[0];
-            let res = model.forward_via(rows, || {
+            let (ri, p, a) = self.rows(pos, alt, i, j, rc);
+            let res = model.forward_via(ri.size()[0], || {
                 if refs.is_none() {
                     refs = Some(self.prepare(&references)?);
                 }
@@ -356,7 +360,86 @@ impl FastIsm {
         }
         Ok(())
     }
+
+    /// Rows (reference index, position, base) of mutants i..j; with `rc` followed by their
+    /// mirrors on the reverse-complement reference (index 1).
+    fn rows(&self, pos: &Tensor, alt: &Tensor, i: usize, j: usize, rc: bool) -> (Tensor, Tensor, Tensor) {
+        let n = (j - i) as i64;
+        let (p, a) = (pos.narrow(0, i as i64, n), alt.narrow(0, i as i64, n));
+        let zeros = Tensor::zeros([n], (Kind::Int64, self.device));
+        if rc {
+            let l = self.input_length as i64;
+            (Tensor::cat(&[&zeros, &(&zeros + 1)], 0), Tensor::cat(&[&p, &(-&p + (l - 1))], 0), Tensor::cat(&[&a, &(-&a + 3)], 0))
+        } else {
+            (zeros, p, a)
+        }
+    }
+
+    /// CPU: each batch is split between `workers` threads with cores/workers intra-op
+    /// threads each (as the naive path's replicas run): the windowed ops are small, and one
+    /// thread per core avoids synchronising every op across cores. Each worker keeps its own
+    /// reference activations (their buffers take the batch's windows).
+    #[allow(clippy::too_many_arguments)]
+    fn run_batches_cpu_parallel(
+        &self,
+        model: &Model,
+        references: &Tensor,
+        pos: &Tensor,
+        alt: &Tensor,
+        rc: bool,
+        workers: usize,
+        bs: usize,
+        mut check: impl FnMut() -> Result<()>,
+        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        let m = pos.size()[0] as usize;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let threads_each = (cores / workers).max(1) as i32;
+        let mut refs: Vec<Option<FastRefs>> = (0..workers).map(|_| None).collect();
+        let mut i = 0;
+        while i < m {
+            check()?;
+            let j = (i + bs).min(m);
+            let chunk = (j - i).div_ceil(workers);
+            let outs: Vec<(usize, i64, Result<Sendable>)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = refs
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(w, _)| i + w * chunk < j)
+                    .map(|(w, slot)| {
+                        let (a, b) = (i + w * chunk, (i + (w + 1) * chunk).min(j));
+                        let (ri, p, alt_rows) = self.rows(pos, alt, a, b, rc);
+                        let rows = ri.size()[0];
+                        let references = references.shallow_clone();
+                        let handle = scope.spawn(move || -> Result<Sendable> {
+                            tch::set_num_threads(threads_each);
+                            let _g = tch::no_grad_guard();
+                            if slot.is_none() {
+                                *slot = Some(self.prepare(&references)?);
+                            }
+                            self.forward(slot.as_ref().unwrap(), &ri, &p, &alt_rows).map(Sendable)
+                        });
+                        (a, rows, handle)
+                    })
+                    .collect();
+                handles.into_iter().map(|(a, rows, h)| (a, rows, h.join().unwrap_or_else(|_| Err(anyhow!("a fast-ISM worker panicked"))))).collect()
+            });
+            for (a, rows, out) in outs {
+                let out = out?.0;
+                sink(a, model.forward_via(rows, || Ok(out))?)?;
+            }
+            i = j;
+        }
+        Ok(())
+    }
 }
+
+/// A model output handed from a worker thread to the caller.
+struct Sendable(IValue);
+
+// SAFETY: libtorch values are reference-counted atomically; the worker hands its output over
+// and keeps no reference to it.
+unsafe impl Send for Sendable {}
 
 /// (n, 4, L) mutants of `reference` (1, 4, L): position pos[i] set to one-hot alt[i].
 pub fn mutant_batch(reference: &Tensor, pos: &Tensor, alt: &Tensor) -> Tensor {

@@ -36,7 +36,6 @@
 #include <torch/script.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -93,6 +92,7 @@ struct Read {
   int64_t start0 = 0;
   at::Tensor start_t;  // (L0,) read start in padded coordinates, per mutated position
   at::Tensor off_t;    // (L0,) where the input's window starts inside the read window
+  std::vector<int64_t> off;  // the same, on the host
   at::Tensor arange;   // (wn,)
   int refs_slot = -1;  // index of the padded reference kept by `prepare`
 };
@@ -114,6 +114,7 @@ struct Step {
   ConvFn conv_fn = ConvFn::Convolution;
   at::Tensor weight;
   at::Tensor wt;  // groups == 1: (K*Cin, Cout), rows in (tap, channel) order, for im2col
+  at::Tensor wo;  // groups == 1: (Cin, K*Cout), for summing taps on the output
   c10::optional<at::Tensor> bias;
   // batch norm in eval: y = x * scale + shift per channel
   at::Tensor scale, shift;
@@ -262,7 +263,20 @@ at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& 
       const at::Tensor& x = in[0];
       int64_t n = x.size(0), w = out_width(st.reads[0].map, x.size(1));
       if (st.wt.defined()) {
-        int64_t k = st.weight.size(2), cin = x.size(2);
+        int64_t k = st.weight.size(2), cin = x.size(2), cout = st.weight.size(0), wn = x.size(1);
+        // Two GEMM formulations with the same products: im2col on the input (copies w*K*Cin
+        // values per mutant, GEMM over w rows) or taps summed on the output (GEMM over wn
+        // rows into K*Cout columns, then a strided sum of w*K*Cout values). Take the cheaper.
+        const double copy = 32.0;
+        double in_side = double(w) * k * cin * (cout + copy);
+        double out_side = double(wn) * k * cin * cout + double(w) * k * cout * copy;
+        if (k > 1 && out_side < in_side) {
+          auto z = at::mm(x.reshape({n * wn, cin}), st.wo);  // (n*wn, K*Cout)
+          auto taps = z.as_strided({n, w, k, cout}, {wn * k * cout, st.stride * k * cout, st.dilation * k * cout + cout, 1});
+          auto y = taps.sum(2);
+          if (st.bias) y.add_(*st.bias);
+          return y;
+        }
         at::Tensor cols;
         if (k == 1) {
           cols = tap(x, 0, 1, st.stride, w).reshape({n * w, cin});
@@ -273,7 +287,7 @@ at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& 
           cols = u.reshape({n * w, k * cin});
         }
         auto y = st.bias ? at::addmm(*st.bias, cols, st.wt) : at::mm(cols, st.wt);
-        return y.view({n, w, st.wt.size(1)});
+        return y.view({n, w, cout});
       }
       std::vector<int64_t> stride{st.stride}, pad{0}, dil{st.dilation}, opad{0};
       at::Tensor y;
@@ -413,7 +427,11 @@ Built build_conv(Analysis& an, Node* n) {
   m.span = st.dilation * (kernel - 1) + 1;
   m.fill = 0.0;
   add_read(b, ins[0], m);
-  if (st.groups == 1) st.wt = st.weight.permute({2, 1, 0}).reshape({kernel * st.weight.size(1), st.weight.size(0)}).contiguous();
+  if (st.groups == 1) {
+    // GEMM weights: (K*Cin, Cout) rows in (tap, channel) order; (Cin, K*Cout)
+    st.wt = st.weight.permute({2, 1, 0}).reshape({kernel * st.weight.size(1), st.weight.size(0)}).contiguous();
+    st.wo = st.weight.permute({1, 2, 0}).reshape({st.weight.size(1), kernel * st.weight.size(0)}).contiguous();
+  }
   st.macs_per_position = st.weight.size(0) * st.weight.size(1) * kernel;
   std::ostringstream os;
   os << "conv " << st.weight.size(1) * st.groups << "->" << st.weight.size(0) << " k" << kernel;
@@ -972,6 +990,7 @@ void place(Plan& plan, Read& r, const std::vector<int64_t>& start, bool allow_di
   auto opts = at::TensorOptions().dtype(at::kLong);
   r.start_t = at::tensor(start, opts).to(plan.device);
   r.off_t = at::tensor(off, opts).to(plan.device);
+  r.off = off;
   r.arange = at::arange(r.wn, opts.device(plan.device));
 }
 
@@ -1011,7 +1030,7 @@ void describe(Plan& plan, const std::string& stop) {
   int64_t bytes = 0;
   for (auto& v : plan.vals) bytes += v.channels * v.width * 4;
   for (auto& st : plan.steps)
-    for (auto& r : st.reads) bytes += 3 * plan.vals[r.src].channels * r.wn * 4;
+    for (auto& r : st.reads) bytes += plan.vals[r.src].channels * r.wn * 4;
   for (int c : plan.cuts) bytes += plan.vals[c].channels * plan.vals[c].length * 4;
   plan.bytes_per_mutant = bytes;
   std::ostringstream s;
@@ -1077,11 +1096,39 @@ char* dup(const std::string& s) {
 // ---------------------------------------------------------------------------------------
 // running
 
+// Rows [j0, j1) of each mutant's read window, from the padded reference.
+at::Tensor reference_rows(const Buffer& buf, const Read& r, const at::Tensor& ref_idx, const at::Tensor& pos, int64_t j0,
+                          int64_t j1) {
+  int64_t n = pos.size(0), c = buf.rows.size(1);
+  auto first = ref_idx * buf.lp + r.start_t.index_select(0, pos) + j0;  // (n,)
+  auto idx = first.unsqueeze(1) + r.arange.narrow(0, 0, j1 - j0).unsqueeze(0);
+  return buf.rows.index_select(0, idx.view({-1})).view({n, j1 - j0, c});
+}
+
 // The rows of a read for a batch: padded reference rows with the mutant's window rows in
-// place. `buf` holds the reference rows followed by room for the batch's windows.
+// place. When the window sits at the same offset in every mutant's read (a batch away from
+// the sequence ends), that is the window itself or the window between reference rows;
+// otherwise one row gather from `buf`, which holds the reference rows followed by room for
+// the batch's windows.
 at::Tensor gather_rows(Buffer& buf, const Read& r, int64_t width, const at::Tensor& window, const at::Tensor& ref_idx,
-                       const at::Tensor& pos, const at::Tensor& rows) {
-  int64_t n = pos.size(0), c = buf.rows.size(1), need = buf.base + n * width;
+                       const at::Tensor& pos, const at::Tensor& rows, const std::vector<int64_t>& pos_h) {
+  int64_t n = pos.size(0), c = buf.rows.size(1);
+  int64_t o = r.off[pos_h[0]];
+  bool uniform = true;
+  for (int64_t p : pos_h) uniform &= r.off[p] == o;
+  if (uniform) {
+    int64_t lo = std::max<int64_t>(0, o), hi = std::min(r.wn, o + width);
+    if (lo < hi) {
+      auto mid = window.narrow(1, lo - o, hi - lo);
+      if (lo == 0 && hi == r.wn) return mid;
+      std::vector<at::Tensor> parts;
+      if (lo > 0) parts.push_back(reference_rows(buf, r, ref_idx, pos, 0, lo));
+      parts.push_back(mid.to(buf.rows.scalar_type()));
+      if (hi < r.wn) parts.push_back(reference_rows(buf, r, ref_idx, pos, hi, r.wn));
+      return at::cat(parts, 1);
+    }
+  }
+  int64_t need = buf.base + n * width;
   if (buf.rows.size(0) < need) {
     auto grown = at::empty({buf.base + 2 * n * width, c}, buf.rows.options());
     grown.narrow(0, 0, buf.base).copy_(buf.rows.narrow(0, 0, buf.base));
@@ -1098,7 +1145,8 @@ at::Tensor gather_rows(Buffer& buf, const Read& r, int64_t width, const at::Tens
 }
 
 at::Tensor materialise(const Plan& plan, const Read& r, const std::vector<at::Tensor>& win, Buffer* buf,
-                       const at::Tensor& ref_idx, const at::Tensor& pos, const at::Tensor& rows) {
+                       const at::Tensor& ref_idx, const at::Tensor& pos, const at::Tensor& rows,
+                       const std::vector<int64_t>& pos_h) {
   const PosVal& u = plan.vals[r.src];
   const at::Tensor& m = win[r.src];
   int64_t n = pos.size(0);
@@ -1113,7 +1161,7 @@ at::Tensor materialise(const Plan& plan, const Read& r, const std::vector<at::Te
       return p.reshape({n * lp, u.channels}).index_select(0, idx.view({-1})).view({n, r.wn, u.channels});
     }
     case Mode::General:
-      return gather_rows(*buf, r, u.width, m, ref_idx, pos, rows);
+      return gather_rows(*buf, r, u.width, m, ref_idx, pos, rows, pos_h);
   }
   throw std::runtime_error("read mode");
 }
@@ -1126,19 +1174,13 @@ std::vector<at::Tensor> run_windows(const Plan& plan, Refs& refs, const at::Tens
   x.scatter_(2, alt.view({n, 1, 1}), 1.0);
   win[0] = x;
   auto rows = at::arange(n, pos.options());
-  static bool prof = getenv("FI_PROF") != nullptr;
-  static std::vector<double> tm(400, 0.0), ta(400, 0.0);
-  static int calls = 0;
-  calls++;
-  int si = 0;
+  auto pos_cpu = pos.to(at::kCPU).contiguous();
+  std::vector<int64_t> pos_h(pos_cpu.data_ptr<int64_t>(), pos_cpu.data_ptr<int64_t>() + n);
   for (const auto& st : plan.steps) {
-    auto t0 = std::chrono::steady_clock::now();
     std::vector<at::Tensor> in;
     in.reserve(st.reads.size());
     for (const auto& r : st.reads)
-      in.push_back(materialise(plan, r, win, r.refs_slot >= 0 ? &refs.padded[r.refs_slot] : nullptr, ref_idx, pos, rows));
-    auto t1 = std::chrono::steady_clock::now();
-    if (prof) tm[si] += std::chrono::duration<double>(t1 - t0).count();
+      in.push_back(materialise(plan, r, win, r.refs_slot >= 0 ? &refs.padded[r.refs_slot] : nullptr, ref_idx, pos, rows, pos_h));
     at::Tensor fw;
     const PosVal& o = plan.vals[st.out];
     if (st.factor.defined()) {
@@ -1146,16 +1188,11 @@ std::vector<at::Tensor> run_windows(const Plan& plan, Refs& refs, const at::Tens
       fw = st.factor.index({idx}).unsqueeze(2);  // (n, w, 1)
     }
     win[st.out] = apply(st, in, fw);
-    if (prof) ta[si] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    si++;
-  }
-  if (prof && calls % 16 == 0) {
-    for (size_t i = 0; i < plan.steps.size(); ++i) fprintf(stderr, "%-30s mat %.3f apply %.3f\n", plan.steps[i].label.c_str(), tm[i], ta[i]);
   }
   std::vector<at::Tensor> outs;
   for (size_t c = 0; c < plan.cuts.size(); ++c) {
     const Read& r = plan.cut_reads[c];
-    auto full = materialise(plan, r, win, &refs.full[c], ref_idx, pos, rows);
+    auto full = materialise(plan, r, win, &refs.full[c], ref_idx, pos, rows, pos_h);
     outs.push_back(ncl(full));
   }
   return outs;
