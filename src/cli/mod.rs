@@ -107,12 +107,22 @@ pub(crate) fn emit(path: Option<&std::path::Path>, f: impl FnOnce(&mut dyn std::
     }
 }
 
+/// Run the terminal UI. A terminating signal ends it in order (jobs cancelled, threads
+/// joined, terminal restored) and the process exits with 128 + the signal number, as a
+/// shell reports a process killed by it (129 SIGHUP, 130 SIGINT, 143 SIGTERM).
+fn launch_ui(cfg: crate::config::ProjectConfig, device: tch::Device, session: Option<crate::tui::export::Session>) -> Result<()> {
+    match crate::tui::run(cfg, device, session)? {
+        crate::tui::Exit::Quit => Ok(()),
+        crate::tui::Exit::Signal(sig) => std::process::exit(128 + sig),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         let session = cli.session.as_deref().map(crate::tui::export::Session::load).transpose()?;
         let config = cli.config.or_else(|| session.as_ref().map(|s| PathBuf::from(&s.config)));
         return match config {
-            Some(p) => crate::tui::run(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?, session),
+            Some(p) => launch_ui(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?, session),
             None => {
                 use clap::CommandFactory;
                 Cli::command().print_help()?;
@@ -148,7 +158,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
             use std::io::IsTerminal;
             if !no_tui && std::io::stdout().is_terminal() {
-                return crate::tui::run(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?, None);
+                return launch_ui(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?, None);
             }
             println!("{}", cfg.display());
             if !no_tui {
