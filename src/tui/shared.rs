@@ -60,6 +60,9 @@ pub struct Preds {
     pub values: Vec<Vec<f32>>,
 }
 
+/// Peaks per model call of a [`PredictTask`].
+const PREDICT_CHUNK: usize = 64;
+
 /// Predict peaks with a model, for the shared cache; the reply is wrapped into the asking
 /// component's event type. Newest wins per model.
 pub struct PredictTask<E> {
@@ -74,9 +77,15 @@ impl<E: Send + 'static> Task<Predictor, E> for PredictTask<E> {
         self.model as u64
     }
     fn run(self: Box<Self>, env: &mut Predictor, ctx: &Ctx<E>) -> Result<(), String> {
-        let values = env.predict_tracks(self.model, &self.loci).map_err(|e| format!("predict: {e:#}"))?;
-        // predictions stay valid for their peaks after the view moved on
-        ctx.emit_even_if_stale((self.wrap)(Preds { model: self.model, peaks: self.peaks, values }));
+        // in chunks, so that they show as they come and a shutdown waits for one chunk at most
+        for (peaks, loci) in self.peaks.chunks(PREDICT_CHUNK).zip(self.loci.chunks(PREDICT_CHUNK)) {
+            if ctx.cancelled() {
+                break;
+            }
+            let values = env.predict_tracks(self.model, loci).map_err(|e| format!("predict: {e:#}"))?;
+            // predictions stay valid for their peaks after the view moved on
+            ctx.emit_even_if_stale((self.wrap)(Preds { model: self.model, peaks: peaks.to_vec(), values }));
+        }
         Ok(())
     }
     fn as_any(&self) -> &dyn Any {

@@ -35,6 +35,9 @@ pub enum MetricsEvent {
     Snapshot { done: usize, total: usize, snapshot: Box<Snapshot>, strata: Vec<String> },
 }
 
+/// Peaks per evaluation batch in the UI (the cancel granularity).
+pub const UI_BATCH_PEAKS: usize = 64;
+
 /// Evaluate every model of the project (its own model worker, on `device`). Stopped by
 /// cancelling it; the partial metrics stay.
 pub struct EvalTask {
@@ -53,9 +56,13 @@ impl Task<(), MetricsEvent> for EvalTask {
             batch_size: None,
             snapshot_every: Some(Duration::from_millis(250)),
         };
+        // batches of at most 64 peaks, so that stop and quit take effect within one batch
+        // (the metrics do not depend on the batching)
+        let mut cfg = (*self.config).clone();
+        cfg.eval.batch_peaks = cfg.eval.batch_peaks.min(UI_BATCH_PEAKS);
         let cancel = ctx.cancel_flag();
         let mut last = (0, 0);
-        let out = run_eval(&self.config, &opts, &cancel, |ev| match ev {
+        let out = run_eval(&cfg, &opts, &cancel, |ev| match ev {
             EvalEvent::Progress { done, total, .. } => {
                 last = (done, total);
                 ctx.progress(done, total);
