@@ -111,6 +111,9 @@ fn run_case(bin: &Path, config: &Path, home: &Path, case: Case) -> Outcome {
     match case.phase {
         Phase::Loading => {}
         Phase::Ism => {
+            // ISM needs the models: the header names their device once they are loaded
+            // (ratatui rewrites changed cells only: the space before "on" is not resent)
+            let _models_ready = wait_for(&output, b"on cpu", Duration::from_secs(60)) || wait_for(&output, b"on cuda", Duration::from_millis(1));
             send(b"n");
             std::thread::sleep(Duration::from_millis(50));
             send(b"i");
@@ -158,14 +161,26 @@ fn run_case(bin: &Path, config: &Path, home: &Path, case: Case) -> Outcome {
     }
 }
 
-#[test]
-fn quits_and_signals_at_random_moments_exit_cleanly_and_restore_the_terminal() {
+/// The binary, a temporary folder and the demo project written into it, as a config with
+/// its first model only (the demo's five would make every start and every evaluation load
+/// five models; what is tested here is how the UI ends, not how many models it has).
+fn demo() -> (PathBuf, tempfile::TempDir, PathBuf) {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_peakscope"));
     let d = tempfile::tempdir().unwrap();
     let demo = d.path().join("demo");
     let st = std::process::Command::new(&bin).args(["demo", "--no-tui", "--dir"]).arg(&demo).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-    let config = demo.join("project.toml");
+    let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(demo.join("project.toml")).unwrap()).unwrap();
+    let models = cfg.get_mut("models").and_then(|m| m.as_array_mut()).expect("the demo has models");
+    models.truncate(1);
+    let one = demo.join("project-one-model.toml");
+    std::fs::write(&one, toml::to_string(&cfg).unwrap()).unwrap();
+    (bin, d, one)
+}
+
+#[test]
+fn quits_and_signals_at_random_moments_exit_cleanly_and_restore_the_terminal() {
+    let (bin, d, config) = demo();
     let seed: u64 = std::env::var("PEAKSCOPE_PTY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
     let quits: usize = std::env::var("PEAKSCOPE_PTY_QUITS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
     eprintln!("pty stress: seed {seed} (PEAKSCOPE_PTY_SEED={seed} replays it)");
@@ -236,6 +251,11 @@ fn quits_and_signals_at_random_moments_exit_cleanly_and_restore_the_terminal() {
             failures.push(format!("run {i} {:?}: {}\n…{}", o.case, why.join("; "), String::from_utf8_lossy(tail)));
         }
     }
+    // how many ended while ISM or the evaluation was running (the header shows them)
+    let during = |phase: &str, mark: &[u8]| results.iter().filter(|(_, o)| format!("{:?}", o.case.phase) == phase && contains(&o.output, mark)).count();
+    let (ism, eval) = (during("Ism", b"ISM of "), during("Eval", b"evaluation started"));
+    eprintln!("pty stress: ISM started in {ism} runs, the evaluation in {eval}");
+    assert!(ism > 0 && eval > 0, "no run reached ISM ({ism}) or the evaluation ({eval})");
     let slowest = results.iter().map(|(_, o)| o).max_by(|a, b| a.secs.total_cmp(&b.secs)).unwrap();
     eprintln!(
         "pty stress: {} runs in {:.1} s (slowest {:.1} s: {:?}; longest quit-to-exit {:.2} s), exit codes {codes:?}",
@@ -251,16 +271,12 @@ fn quits_and_signals_at_random_moments_exit_cleanly_and_restore_the_terminal() {
 
 #[test]
 fn without_a_terminal_the_ui_says_so() {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_peakscope"));
-    let d = tempfile::tempdir().unwrap();
-    let demo = d.path().join("demo");
-    let st = std::process::Command::new(&bin).args(["demo", "--no-tui", "--dir"]).arg(&demo).output().unwrap();
-    assert!(st.status.success());
+    let (bin, d, config) = demo();
     // standard output a pipe, no controlling terminal (setsid)
     let out = std::process::Command::new("setsid")
         .arg("-w")
         .arg(&bin)
-        .arg(demo.join("project.toml"))
+        .arg(&config)
         .env("PEAKSCOPE_CACHE", d.path().join("cache"))
         .stdin(std::process::Stdio::null())
         .output()

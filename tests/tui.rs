@@ -518,3 +518,65 @@ fn help_lists_every_command_from_the_table() {
     }
     assert!(help.contains("h ← N pan left"), "counted commands are marked: {help}");
 }
+
+/// The ISM panel's numbers are `peakscope ism`'s, including the strand averaging of an
+/// `rc = true` model (it used to run forward-only while its reference averaged both strands).
+#[test]
+fn ism_panel_equals_the_ism_command_for_a_strand_averaging_model() {
+    use peakscope::jobs::view::{IsmUpdate, Predictor};
+    use std::collections::HashMap;
+    let (_d, _, cfg) = demo_app();
+    let ism_of = |rc: bool| -> HashMap<(u64, char, String), f32> {
+        let mut c = cfg.clone();
+        c.models.truncate(1);
+        c.models[0].rc = rc;
+        let p = Predictor::open(&c, tch::Device::Cpu).unwrap();
+        let (mut start, mut mutants, mut reference, mut alt) = (0i64, vec![], vec![], HashMap::new());
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = p
+            .ism(0, &peakscope::genome::Locus::new("chr1", 2_000, 2_040), cancel, |u| match u {
+                IsmUpdate::Plan { region_start, mutants: m, .. } => (start, mutants) = (region_start, m),
+                IsmUpdate::Reference(v) => reference = v,
+                IsmUpdate::Chunk { first, preds } => alt.extend(preds.into_iter().enumerate().map(|(k, v)| (first + k, v))),
+            })
+            .unwrap();
+        assert!(!s.cancelled && s.done == 120, "{}", s.done);
+        let mut out = HashMap::new();
+        for (k, &(o, a)) in mutants.iter().enumerate() {
+            for (t, name) in c.tracks.iter().enumerate() {
+                out.insert(((start + o as i64) as u64, b"ACGT"[a as usize] as char, name.name.clone()), alt[&k][t] - reference[t]);
+            }
+        }
+        out
+    };
+    let ui = ism_of(true);
+    // the command on a config whose model averages the strands
+    let text = std::fs::read_to_string(&cfg.source).unwrap();
+    let mut table: toml::Table = toml::from_str(&text).unwrap();
+    table["models"].as_array_mut().unwrap()[0].as_table_mut().unwrap().insert("rc".into(), toml::Value::Boolean(true));
+    // next to the original: its relative paths resolve against its folder
+    let rc_cfg = cfg.source.parent().unwrap().join("rc.toml");
+    std::fs::write(&rc_cfg, toml::to_string(&table).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peakscope"))
+        .args(["ism", "--config"])
+        .arg(&rc_cfg)
+        .args(["--model", &cfg.models[0].name, "--region", "chr1:2,001-2,040", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tsv = String::from_utf8(out.stdout).unwrap();
+    let mut n = 0;
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let key = (f[0].parse::<u64>().unwrap(), f[2].chars().next().unwrap(), f[3].to_string());
+        let cli: f32 = f[6].parse().unwrap();
+        let got = ui[&key];
+        assert!((got - cli).abs() <= 1e-5 * (1.0 + cli.abs()), "{key:?}: panel {got} vs ism {cli}");
+        n += 1;
+    }
+    assert_eq!(n, ui.len());
+    // and the strand averaging matters here: forward-only deltas differ
+    let fwd = ism_of(false);
+    let most = ui.iter().map(|(k, v)| (v - fwd[k]).abs()).fold(0f32, f32::max);
+    assert!(most > 1e-3, "rc and forward-only ISM agree to {most}: the comparison would not catch a missing rc");
+}

@@ -247,7 +247,14 @@ pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Sess
     let result = (|| -> Result<Exit> {
         let mut services = Services::start(&cfg, device, &tx)?;
         let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
-        let exit = event_loop(&mut app, &mut terminal, &services, &rx, &guard.signals, &cfg.source);
+        let exit = match event_loop(&mut app, &mut terminal, &services, &rx, &guard.signals, &cfg.source) {
+            // a hangup can take the terminal with it: the signal is what ended the UI
+            Err(e) if guard.signals.caught().is_some() => {
+                tracing::info!("after the signal: {e:#}");
+                Ok(Exit::Signal(guard.signals.caught().unwrap_or_default()))
+            }
+            other => other,
+        };
         app.shared.status = "quitting: stopping background work…".into();
         let _ = terminal.draw(|f| f.render_widget(&app, f.area()));
         services.shutdown();
