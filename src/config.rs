@@ -328,6 +328,21 @@ replicate_group = "multitask"
         assert!(ProjectConfig::parse(&dup).unwrap_err().to_string().contains("used twice"));
         let binned = FULL.replace("replicate_group = \"multitask\"", "output = \"bins_targets\"");
         assert!(ProjectConfig::parse(&binned).unwrap_err().to_string().contains("bin_size"));
+        for (from, to, want) in [
+            ("label_column = 4", "label_column = 0", "1-based"),
+            ("[peaks]", "[eval]\ncenter_width = 0\n[peaks]", "center_width must be > 0"),
+            ("[peaks]", "[eval]\nspecificity_bins = [0, 2]\n[peaks]", "specificity_bins"),
+            ("[peaks]", "[eval]\nspecificity_bins = []\n[peaks]", "specificity_bins"),
+            ("[peaks]", "[eval]\nbatch_peaks = 0\n[peaks]", "batch_peaks must be > 0"),
+            ("fasta = \"hg38.fa\"", "fasta = \"\"", "[genome] fasta is empty"),
+            ("bigwig = \"PT.bw\"", "bigwig = \"\"", "bigwig is empty"),
+            ("name = \"DT\"", "name = \"D\\tT\"", "tab or line break"),
+            ("input_length = 1344", "input_length = -5", "input_length"),
+        ] {
+            assert!(FULL.contains(from), "{from}");
+            let e = format!("{:#}", ProjectConfig::parse(&FULL.replacen(from, to, 1)).unwrap_err());
+            assert!(e.contains(want), "{to}: {e}");
+        }
         let e = ProjectConfig::load("/nonexistent/p.toml").unwrap_err().to_string();
         assert!(e.contains("/nonexistent/p.toml"), "{e}");
     }

@@ -344,14 +344,20 @@ fn eval_skips_and_counts_peaks_the_fasta_lacks_and_refuses_a_stale_index() {
     let bed = d.path().join("peaks.bed");
     let text = std::fs::read_to_string(&bed).unwrap();
     let n = text.lines().count();
-    write(&bed, &format!("{text}chrUn_x\t100\t300\tlost1\tUbiq\nchrUn_x\t500\t700\tlost2\tUbiq\n"));
+    // two peaks on a contig the FASTA lacks, one running past chr2's end (40,000 bp): its
+    // 200-bp window [39925, 40125) is 125 bp of N padding
+    write(&bed, &format!("{text}chrUn_x\t100\t300\tlost1\tUbiq\nchrUn_x\t500\t700\tlost2\tUbiq\nchr2\t39950\t40100\tedge\tUbiq\n"));
     let js = d.path().join("m.json");
     let (ok, _, err) = eval(&cfg, &["--model", "counts", "-o", js.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert!(err.contains(&format!("skipped 2 of {} peaks", n + 2)) && err.contains("chrUn_x"), "{err}");
+    assert!(err.contains(&format!("skipped 2 of {} peaks", n + 3)) && err.contains("chrUn_x"), "{err}");
+    assert!(err.contains("1 selected peaks of") && err.contains("run past their chromosome's end"), "{err}");
+    assert!(err.contains(&format!("1 of {} evaluated peaks have a model window that is more than half N", n + 1)), "{err}");
     let doc = json(&js);
     assert_eq!(doc["run"]["input"]["skipped_not_in_fasta"], 2);
-    assert_eq!(doc["metrics"]["done"], n);
+    assert_eq!(doc["run"]["input"]["past_chrom_end"], 1);
+    assert_eq!(doc["run"]["input"]["mostly_n_windows"], 1);
+    assert_eq!(doc["metrics"]["done"], n + 1);
     // the FASTA edited after indexing: refused with the fix, before any model runs
     let fa = d.path().join("genome.fa");
     let mut t = std::fs::read_to_string(&fa).unwrap();

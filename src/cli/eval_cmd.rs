@@ -169,6 +169,12 @@ pub fn run(a: EvalArgs) -> Result<()> {
         std::process::exit(130);
     }
     let nan = report_missing_measurements(&out);
+    if out.input.mostly_n_windows > 0 {
+        eprintln!(
+            "warning: {} of {done} evaluated peaks have a model window that is more than half N (assembly gaps or past a chromosome end): their predictions see mostly zeros",
+            out.input.mostly_n_windows
+        );
+    }
     let strata = out.state.layout.strata.names().to_vec();
     print!("{}", out.snapshot.table(&strata));
     // metrics.json first, then the per-peak table; a failure of one does not stop the other

@@ -8,7 +8,7 @@ use crate::eval::strata::Strata;
 use crate::eval::stream::{EvalLayout, EvalState, ModelLayout, PeakRow};
 use crate::genome::peaks::{Peak, PeakReadOptions, PeakSet};
 use crate::genome::{BigWig, Fasta};
-use crate::jobs::eval_input::{check_limit, check_tracks, select_peaks, InputReport};
+use crate::jobs::eval_input::{check_limit, check_tracks, mostly_n, select_peaks, InputReport};
 use crate::jobs::ModelWorker;
 use crate::model::engine::{ModelSpec, Precision};
 use anyhow::{anyhow, bail, Result};
@@ -160,6 +160,7 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
                 .collect::<Result<Vec<_>>>()?;
             windows.push((ctx, seqs));
         }
+        input.mostly_n_windows += windows.first().map_or(0, |(_, s)| mostly_n(s));
         let regions: Vec<(&str, u64, u64)> = peaks
             .iter()
             .map(|p| {

@@ -26,6 +26,14 @@ pub struct InputReport {
     /// per track: selected peaks on chromosomes its bigWig lacks (measured = NaN, so the
     /// peak is left out of that track's metrics)
     pub missing_in_bigwig: BTreeMap<String, usize>,
+    /// evaluated peaks whose model window is more than half N (assembly gaps or padding
+    /// past a chromosome end): the model sees mostly zeros there
+    pub mostly_n_windows: usize,
+}
+
+/// How many of `seqs` are more than half N.
+pub fn mostly_n(seqs: &[Vec<u8>]) -> usize {
+    seqs.iter().filter(|s| 2 * s.iter().filter(|&&b| b == b'N').count() > s.len()).count()
 }
 
 /// Options that would produce a meaningless run.
