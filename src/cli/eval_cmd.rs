@@ -1,7 +1,7 @@
 //! `peakscope eval`: metrics stratified by cell-type specificity, as JSON, a per-peak TSV
 //! and a table on stdout.
 use crate::config::ProjectConfig;
-use crate::genome::textio::{check_outputs, write_atomic, Output};
+use crate::genome::textio::{check_optional_outputs, write_atomic, Output};
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions, EvalOutcome};
 use crate::jobs::eval_input::check_limit;
 use crate::model::device::device_label;
@@ -123,9 +123,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         bail!("--center-width must be > 0 (bp centred on each peak whose signal is summed; the config's [eval] center_width is used when it is left out)");
     }
     let mut cfg = ProjectConfig::load(&a.config)?;
-    let outputs: Vec<Output> =
-        [Output::file_opt("-o/--output", a.output.as_deref()), Output::file_opt("--per-peak", a.per_peak.as_deref())].into_iter().flatten().collect();
-    check_outputs(&outputs, &cfg.input_paths())?;
+    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref()), Output::file_opt("--per-peak", a.per_peak.as_deref())], &cfg.input_paths())?;
     if let Some(w) = a.center_width {
         cfg.eval.center_width = w;
     }

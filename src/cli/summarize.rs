@@ -1,6 +1,6 @@
 //! `peakscope summarize`: bigWigAverageOverBed-style statistics per (track, region).
 use crate::genome::peaks::{read_regions, PeakReadOptions};
-use crate::genome::textio::{check_outputs, Output};
+use crate::genome::textio::{check_optional_outputs, Output};
 use crate::genome::{BigWig, IntervalStats};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -169,7 +169,7 @@ pub fn run(a: SummarizeArgs) -> Result<()> {
     let tracks: Vec<TrackArg> = a.bigwigs.iter().map(|s| parse_track_arg(s)).collect();
     let mut inputs: Vec<&std::path::Path> = vec![a.bed.as_path()];
     inputs.extend(tracks.iter().map(|t| t.path.as_path()));
-    check_outputs(&Output::file_opt("-o/--output", a.output.as_deref()).into_iter().collect::<Vec<_>>(), &inputs)?;
+    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref())], &inputs)?;
     let peaks = read_regions(&a.bed, &PeakReadOptions::default())?;
     let names: Vec<String> = peaks.iter().map(|p| p.display_name()).collect();
     let regions: Vec<(String, i64, i64)> = peaks

@@ -195,6 +195,17 @@ impl<'a> Output<'a> {
     pub fn file_opt(flag: &'a str, path: Option<&'a Path>) -> Option<Self> {
         path.map(|p| Output::file(flag, p))
     }
+
+    /// `Output::dir` for an optional path.
+    pub fn dir_opt(flag: &'a str, path: Option<&'a Path>) -> Option<Self> {
+        path.map(|p| Output::dir(flag, p))
+    }
+}
+
+/// [`check_outputs`] for options that may be absent (`None`: stdout, or not asked for), e.g.
+/// `check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref())], &[])`.
+pub fn check_optional_outputs<'a>(outputs: impl IntoIterator<Item = Option<Output<'a>>>, inputs: &[&Path]) -> Result<()> {
+    check_outputs(&outputs.into_iter().flatten().collect::<Vec<_>>(), inputs)
 }
 
 /// Check, before a command starts its work, that every output can be written, so a typo
