@@ -210,8 +210,28 @@ impl ProjectConfig {
                 bail!("model '{}': batch_size must be > 0", m.name);
             }
         }
-        if self.eval.center_width == 0 || self.eval.batch_peaks == 0 {
-            bail!("[eval] center_width and batch_peaks must be > 0");
+        if self.genome.fasta.as_os_str().is_empty() {
+            bail!("[genome] fasta is empty: give the path of an indexed FASTA");
+        }
+        for t in &self.tracks {
+            if t.bigwig.as_os_str().is_empty() {
+                bail!("track '{}': bigwig is empty: give the path of a bigWig", t.name);
+            }
+            if t.name.contains(['\t', '\n', '\r']) {
+                bail!("track name {:?} contains a tab or line break (it becomes a TSV column name)", t.name);
+            }
+        }
+        if self.eval.center_width == 0 {
+            bail!("[eval] center_width must be > 0 (bp centred on each peak whose signal is summed)");
+        }
+        if self.eval.batch_peaks == 0 {
+            bail!("[eval] batch_peaks must be > 0");
+        }
+        if self.eval.specificity_bins.is_empty() || self.eval.specificity_bins.contains(&0) {
+            bail!(
+                "[eval] specificity_bins = {:?}: give the lower edges of the bins, each at least 1 (0 is always its own stratum), e.g. [1, 2, 4, 7]",
+                self.eval.specificity_bins
+            );
         }
         if let Some(p) = &self.peaks {
             if p.label_column == 0 {
@@ -219,6 +239,20 @@ impl ProjectConfig {
             }
         }
         Ok(())
+    }
+
+    /// Every file this config names (the config itself first): outputs must not overwrite
+    /// any of them (see `genome::textio::check_outputs`).
+    pub fn input_paths(&self) -> Vec<&Path> {
+        let mut v: Vec<&Path> = vec![self.source.as_path(), self.genome.fasta.as_path()];
+        v.extend(self.genome.genes.as_deref());
+        for t in &self.tracks {
+            v.push(&t.bigwig);
+            v.extend(t.peaks.as_deref());
+        }
+        v.extend(self.peaks.as_ref().map(|p| p.file.as_path()));
+        v.extend(self.models.iter().map(|m| m.path.as_path()));
+        v
     }
 
     pub fn track_index(&self, name: &str) -> Option<usize> {
@@ -294,6 +328,21 @@ replicate_group = "multitask"
         assert!(ProjectConfig::parse(&dup).unwrap_err().to_string().contains("used twice"));
         let binned = FULL.replace("replicate_group = \"multitask\"", "output = \"bins_targets\"");
         assert!(ProjectConfig::parse(&binned).unwrap_err().to_string().contains("bin_size"));
+        for (from, to, want) in [
+            ("label_column = 4", "label_column = 0", "1-based"),
+            ("[peaks]", "[eval]\ncenter_width = 0\n[peaks]", "center_width must be > 0"),
+            ("[peaks]", "[eval]\nspecificity_bins = [0, 2]\n[peaks]", "specificity_bins"),
+            ("[peaks]", "[eval]\nspecificity_bins = []\n[peaks]", "specificity_bins"),
+            ("[peaks]", "[eval]\nbatch_peaks = 0\n[peaks]", "batch_peaks must be > 0"),
+            ("fasta = \"hg38.fa\"", "fasta = \"\"", "[genome] fasta is empty"),
+            ("bigwig = \"PT.bw\"", "bigwig = \"\"", "bigwig is empty"),
+            ("name = \"DT\"", "name = \"D\\tT\"", "tab or line break"),
+            ("input_length = 1344", "input_length = -5", "input_length"),
+        ] {
+            assert!(FULL.contains(from), "{from}");
+            let e = format!("{:#}", ProjectConfig::parse(&FULL.replacen(from, to, 1)).unwrap_err());
+            assert!(e.contains(want), "{to}: {e}");
+        }
         let e = ProjectConfig::load("/nonexistent/p.toml").unwrap_err().to_string();
         assert!(e.contains("/nonexistent/p.toml"), "{e}");
     }

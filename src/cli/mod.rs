@@ -1,4 +1,5 @@
 //! Command-line interface: one clap subcommand per headless capability.
+use crate::genome::textio::{check_outputs, Output};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -139,6 +140,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ism(a) => model_cmds::ism(a),
         Command::MakeModel { kind, output, targets, seed, input_length } => {
             use crate::model::zoo;
+            check_outputs(&[Output::file("-o/--output", &output)], &[])?;
             let m = match kind {
                 ZooModel::Basset => {
                     let (m, n) = zoo::basset(targets, seed)?;
@@ -154,6 +156,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { dir, no_tui, rebuild, force } => {
             let dir = dir.unwrap_or_else(crate::demo::default_dir);
+            check_outputs(&[Output::dir("--dir", &dir)], &[])?;
             let t = std::time::Instant::now();
             let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
             use std::io::IsTerminal;
@@ -171,6 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Faidx { fasta } => {
+            check_outputs(&[Output::file("faidx (the index next to the FASTA)", &PathBuf::from(format!("{}.fai", fasta.display())))], &[&fasta])?;
             crate::genome::fasta::build_index(&fasta)?;
             let fa = crate::genome::Fasta::open(&fasta)?;
             eprintln!("indexed {}: {} sequences", fasta.display(), fa.chroms().len());

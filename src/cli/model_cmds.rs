@@ -3,6 +3,7 @@ use super::emit;
 use crate::config::{OutputLayout, ProjectConfig};
 use crate::genome::locus::{parse_locus, LocusQuery};
 use crate::genome::peaks::{read_regions, PeakReadOptions};
+use crate::genome::textio::{check_optional_outputs, Output};
 use crate::genome::{Fasta, Locus};
 use crate::jobs::{ModelEvent, ModelWorker};
 use crate::model::device::{device_label, parse_device};
@@ -194,6 +195,8 @@ fn fmt(x: f32) -> String {
 }
 
 pub fn predict(a: PredictArgs) -> Result<()> {
+    let bed: Vec<&Path> = a.bed.iter().map(|p| p.as_path()).collect();
+    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref()), Output::dir_opt("--bigwig-out", a.bigwig_out.as_deref())], &bed)?;
     let (spec, fasta_path) = a.model.resolve()?;
     let fasta = Fasta::open(&fasta_path)?;
     if a.bed.is_none() && a.region.is_none() {
@@ -292,6 +295,7 @@ pub struct IsmArgs {
 }
 
 pub fn ism(a: IsmArgs) -> Result<()> {
+    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref())], &[])?;
     parse_locus(&a.region)?; // syntax errors before any file is opened
     let (spec, fasta_path) = a.model.resolve()?;
     if spec.shifts > 0 {

@@ -6,9 +6,9 @@ use crate::config::ProjectConfig;
 use crate::eval::report::Snapshot;
 use crate::eval::strata::Strata;
 use crate::eval::stream::{EvalLayout, EvalState, ModelLayout, PeakRow};
-use crate::genome::chroms::canonical;
 use crate::genome::peaks::{Peak, PeakReadOptions, PeakSet};
 use crate::genome::{BigWig, Fasta};
+use crate::jobs::eval_input::{check_limit, check_tracks, mostly_n, select_peaks, InputReport};
 use crate::jobs::ModelWorker;
 use crate::model::engine::{ModelSpec, Precision};
 use anyhow::{anyhow, bail, Result};
@@ -58,6 +58,8 @@ pub struct EvalOutcome {
     pub snapshot: Snapshot,
     pub timing: Timing,
     pub cancelled: bool,
+    /// what the input checks skipped or found missing (see `jobs::eval_input`)
+    pub input: InputReport,
 }
 
 /// Deterministic Fisher–Yates shuffle (xorshift64*), so a seed gives one order everywhere.
@@ -75,6 +77,7 @@ pub fn shuffle<T>(v: &mut [T], seed: u64) {
 pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mut on_event: impl FnMut(EvalEvent)) -> Result<EvalOutcome> {
     let t_start = Instant::now();
     let mut timing = Timing::default();
+    check_limit(opts.limit)?;
     let pcfg = cfg.peaks.as_ref().ok_or_else(|| anyhow!("config {} has no [peaks] section: eval needs a peak set", cfg.source.display()))?;
     if cfg.tracks.is_empty() {
         bail!("config {} has no [[tracks]]: eval needs measured signal", cfg.source.display());
@@ -84,14 +87,13 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     let calls: Vec<PeakSet> =
         cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
     let has_calls = calls.len() == cfg.tracks.len();
-    let mut order: Vec<usize> = (0..set.len()).collect();
-    if let Some(ch) = &opts.chroms {
-        let keys: Vec<String> = ch.iter().map(|c| canonical(c)).collect();
-        order.retain(|&i| keys.contains(&canonical(&set.peaks()[i].chrom)));
-        if order.is_empty() {
-            bail!("no peak of {} lies on {}", pcfg.file.display(), ch.join(","));
-        }
-    }
+    // input checks before any model is loaded
+    let fasta = Fasta::open(&cfg.genome.fasta)?;
+    let mut input = InputReport::default();
+    let mut order = select_peaks(&set, &pcfg.file, &fasta, opts.chroms.as_deref(), &mut input)?;
+    let mut bigwigs: Vec<BigWig> = cfg.tracks.iter().map(|t| BigWig::open(&t.bigwig)).collect::<Result<_>>()?;
+    let track_names: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
+    check_tracks(&track_names, &bigwigs, &set, &order, &mut input)?;
     shuffle(&mut order, cfg.eval.seed);
     if let Some(n) = opts.limit {
         order.truncate(n);
@@ -130,8 +132,6 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     let layout = EvalLayout { tracks: tracks.clone(), models, strata, has_calls };
     let mut state = EvalState::new(layout, order.len());
 
-    let fasta = Fasta::open(&cfg.genome.fasta)?;
-    let mut bigwigs: Vec<BigWig> = cfg.tracks.iter().map(|t| BigWig::open(&t.bigwig)).collect::<Result<_>>()?;
     let width = cfg.eval.center_width;
     let mut ctxs: Vec<usize> = worker.models.iter().map(|m| m.spec.context_length()).collect();
     ctxs.sort_unstable();
@@ -160,6 +160,7 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
                 .collect::<Result<Vec<_>>>()?;
             windows.push((ctx, seqs));
         }
+        input.mostly_n_windows += windows.first().map_or(0, |(_, s)| mostly_n(s));
         let regions: Vec<(&str, u64, u64)> = peaks
             .iter()
             .map(|p| {
@@ -213,7 +214,7 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     let snapshot = state.snapshot(true);
     timing.metrics_s += t.elapsed().as_secs_f64();
     timing.total_s = t_start.elapsed().as_secs_f64();
-    Ok(EvalOutcome { state, peaks: peaks_out, specificity: spec_out, snapshot, timing, cancelled })
+    Ok(EvalOutcome { state, peaks: peaks_out, specificity: spec_out, snapshot, timing, cancelled, input })
 }
 
 #[cfg(test)]

@@ -499,6 +499,7 @@ extern "C" {
 /// allows it for `--precision tf32`. Traced convolutions obey it only after
 /// [`runtime_conv_copy`].
 pub fn set_tf32(allow: bool) {
+    // SAFETY: the shim only sets two process-wide libtorch flags from a plain integer.
     unsafe { peakscope_set_tf32(allow as i32) }
 }
 
@@ -509,6 +510,8 @@ pub fn set_tf32(allow: bool) {
 /// which reads the switches at run time (CPU results are bit-identical). Returns the copy and
 /// the number of convolutions rewritten, or (None, 0) when the file has no traced ones.
 pub fn runtime_conv_copy(path: &Path) -> Result<(Option<tempfile::TempPath>, usize)> {
+    // SAFETY: file_transform passes two NUL-terminated paths and an error buffer of `len`
+    // bytes, all alive for the call; the shim writes at most `len` bytes into it.
     let (tmp, n) = file_transform(path, "peakscope-conv-", |cin, cout, err, len| unsafe { peakscope_runtime_conv_flags(cin, cout, err, len) })?;
     Ok(if n == 0 { (None, 0) } else { (Some(tmp), n as usize) })
 }
@@ -520,6 +523,7 @@ fn optimized_copy(path: &Path, device: Device) -> Result<tempfile::TempPath> {
         Device::Cuda(i) => i as i32,
         _ => -1,
     };
+    // SAFETY: as in runtime_conv_copy: valid paths and an error buffer of `len` bytes.
     let (tmp, _) = file_transform(path, "peakscope-opt-", |cin, cout, err, len| unsafe { peakscope_optimize_file(cin, cout, dev, err, len) })?;
     Ok(tmp)
 }
@@ -538,6 +542,8 @@ fn file_transform(
     let mut err = vec![0 as std::ffi::c_char; 512];
     let code = f(cin.as_ptr(), cout.as_ptr(), err.as_mut_ptr(), err.len() as i32);
     if code < 0 {
+        // SAFETY: `err` was zero-filled and the shim writes a NUL-terminated message of at
+        // most len - 1 bytes, so the buffer holds a valid C string.
         let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
         bail!("{msg}");
     }
@@ -551,6 +557,7 @@ struct AutocastGuard;
 impl AutocastGuard {
     fn enter(p: Precision) -> std::result::Result<Self, String> {
         let code = if p == Precision::BF16 { 1 } else { 0 };
+        // SAFETY: enables thread-local autocast state in libtorch; paired with the exit in Drop.
         if unsafe { peakscope_autocast_enter(code) } != 0 {
             return Err(format!("could not enable {} autocast", p.label()));
         }
@@ -560,6 +567,7 @@ impl AutocastGuard {
 
 impl Drop for AutocastGuard {
     fn drop(&mut self) {
+        // SAFETY: restores the autocast state entered in AutocastGuard::enter on this thread.
         unsafe { peakscope_autocast_exit() };
     }
 }
