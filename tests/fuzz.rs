@@ -408,7 +408,7 @@ fn fuzz_keymap_toml() {
         t + &junk
     });
     fuzz("keymap TOML", cases(4000), text, |t| {
-        let _ = peakscope::tui::keymap::Keymap::with_overrides(&t);
+        let _ = peakscope::tui::keymap::Keymap::<peakscope::tui::commands::Action>::with_overrides(&t);
         Ok(())
     });
 }
