@@ -15,19 +15,9 @@ use std::sync::Arc;
 use tch::Device;
 
 fn spec(path: &Path, l: usize) -> ModelSpec {
-    ModelSpec {
-        name: "m".into(),
-        path: path.to_path_buf(),
-        input_length: l,
-        targets: vec![],
-        layout: OutputLayout::Scalar,
-        bin_size: None,
-        rc: false,
-        shifts: 0,
-        batch_size: 7,
-        replicate_group: None,
-        optimize: true,
-    }
+    let mut s = ModelSpec::new("m", path, l);
+    s.batch_size = 7;
+    s
 }
 
 fn counts(seq: &[u8]) -> [f32; 4] {
@@ -74,7 +64,7 @@ fn ism_deltas_of_count_model_are_exact() {
     assert_eq!(plan.genomic_pos(plan.mutants[0].0), 145);
     let mut m = Model::load(spec(&p, 40), Device::Cpu, Precision::F32).unwrap();
     let mut chunks = 0;
-    let res = run_ism(&mut m, &plan, false, &AtomicBool::new(false), |_, _| chunks += 1).unwrap();
+    let res = run_ism(&mut m, &plan, &AtomicBool::new(false), |_, _, _| chunks += 1).unwrap();
     assert_eq!(chunks, plan.mutants.len().div_ceil(7), "one chunk per batch");
     assert_eq!(res.ref_pred, counts(&plan.seq).to_vec());
     for (k, &(pos, alt)) in plan.mutants.iter().enumerate() {
@@ -141,8 +131,8 @@ fn binned_layouts_and_rc_flip_bins_back() {
     let p = d.path().join("binned.pt");
     zoo::save(&zoo::binned_count(64, 16).unwrap(), &p).unwrap();
     let mut sp = spec(&p, 64);
-    sp.layout = OutputLayout::BinsTargets;
-    sp.bin_size = Some(16);
+    sp.height.layout = OutputLayout::BinsTargets;
+    sp.height.bin_size = Some(16);
     let mut m = Model::load(sp.clone(), Device::Cpu, Precision::F32).unwrap();
     assert_eq!((m.n_bins(), m.n_targets()), (4, 4));
     let seq = b"AAAAAAAAAAAAAAAACCCCCCCCCCCCCCCCGGGGGGGGGGGGGGGGTTTTTTTTTTTTTTTA".to_vec();
@@ -163,11 +153,11 @@ fn binned_layouts_and_rc_flip_bins_back() {
     assert_eq!(prc[[0, 1, 2]], 8.0);
     // declared scalar for a binned model: explained with expected vs got
     let mut bad = sp.clone();
-    bad.layout = OutputLayout::Scalar;
+    bad.height.layout = OutputLayout::Scalar;
     let e = Model::load(bad, Device::Cpu, Precision::F32).err().unwrap().to_string();
     assert!(e.contains("[2, 4, 4]") && e.contains("(N, T)"), "{e}");
     let mut tb = sp;
-    tb.layout = OutputLayout::TargetsBins;
+    tb.height.layout = OutputLayout::TargetsBins;
     tb.rc = false;
     let mt = Model::load(tb, Device::Cpu, Precision::F32).unwrap();
     assert_eq!((mt.n_bins(), mt.n_targets()), (4, 4), "(N, T, B) read as T=4, B=4");
@@ -188,7 +178,7 @@ fn bad_models_and_inputs_are_explained() {
     let mut named = spec(&dense, 100);
     named.targets = vec!["a".into(), "b".into(), "c".into()];
     let e = Model::load(named, Device::Cpu, Precision::F32).err().unwrap().to_string();
-    assert!(e.contains("3 target names") && e.contains("2 output"), "{e}");
+    assert!(e.contains("3 target name") && e.contains("2 output"), "{e}");
     let e = Model::load(spec(&dense, 100), Device::Cpu, Precision::F16).err().unwrap().to_string();
     assert!(e.contains("needs a CUDA device"), "{e}");
     let e = Model::load(spec(&d.path().join("nope.pt"), 100), Device::Cpu, Precision::F32).err().unwrap().to_string();
@@ -219,7 +209,7 @@ fn worker_streams_ism_and_honours_cancel() {
     assert_eq!(worker.models[0].target_names, ["t0", "t1", "t2", "t3"]);
     let seq = Rng::new(5).dna(40);
     let plan = Arc::new(IsmPlan::from_sequence(&seq, (0, 40)));
-    let (_, rx) = worker.ism(0, plan.clone(), false, Arc::new(AtomicBool::new(false))).unwrap();
+    let (_, rx) = worker.ism(0, plan.clone(), Arc::new(AtomicBool::new(false))).unwrap();
     let (mut got, mut done) = (0, None);
     for ev in rx {
         match ev {
@@ -237,7 +227,7 @@ fn worker_streams_ism_and_honours_cancel() {
     assert_eq!(got, 120);
     assert!(!done.unwrap().cancelled);
     // cancelled before it starts: returns a partial (empty) result, flagged
-    let (_, rx) = worker.ism(0, plan, false, Arc::new(AtomicBool::new(true))).unwrap();
+    let (_, rx) = worker.ism(0, plan, Arc::new(AtomicBool::new(true))).unwrap();
     let last = rx.iter().last().unwrap();
     match last {
         ModelEvent::IsmDone { result, .. } => {

@@ -238,7 +238,7 @@ pub fn spawn_predictor(cfg: ProjectConfig, device: Device, events: Sender<ViewEv
                     let span = locus.len().min(len).min(1000);
                     let c = locus.center();
                     let region = Locus::new(locus.chrom.clone(), c.saturating_sub(span / 2), c.saturating_sub(span / 2) + span);
-                    let plan = match crate::model::ism::IsmPlan::new(&fasta, &region, info.spec.input_length) {
+                    let plan = match crate::model::ism::IsmPlan::new(&fasta, &region, info.spec.context_length()) {
                         Ok(p) => std::sync::Arc::new(p),
                         Err(e) => {
                             let _ = events.send(ViewEvent::Error(format!("ISM: {e:#}")));
@@ -260,7 +260,7 @@ pub fn spawn_predictor(cfg: ProjectConfig, device: Device, events: Sender<ViewEv
                         let _ = events.send(ViewEvent::IsmChunk { peak, ref_pred, first: 0, preds: vec![] });
                     }
                     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                    let Ok((_, ism_rx)) = worker.ism(model, plan.clone(), false, cancel.clone()) else { break };
+                    let Ok((_, ism_rx)) = worker.ism(model, plan.clone(), cancel.clone()) else { break };
                     let to_tracks = |v: &[f32]| -> Vec<f32> { maps[model].iter().map(|o| o.map(|o| v[o]).unwrap_or(f32::NAN)).collect() };
                     let t = info.n_targets;
                     for ev in ism_rx {
