@@ -2,15 +2,15 @@
 use super::emit;
 use crate::config::ProjectConfig;
 use crate::genome::locus::{parse_locus, LocusQuery};
+use crate::genome::onehot::n_fraction;
 use crate::genome::peaks::{read_regions, PeakReadOptions};
 use crate::genome::{Fasta, Locus};
 use crate::jobs::{ModelEvent, ModelWorker};
-use crate::model::device::{device_label, parse_device};
-use crate::genome::onehot::n_fraction;
 use crate::model::desc::{parse_shape, parse_track_map, BinSelect, HeadPath, InputKind, Layout, ProfileSpec, ProfileTransform, Transform};
+use crate::model::device::{device_label, parse_device};
 use crate::model::engine::{ModelSpec, Precision};
 use crate::model::ism::{attributions, IsmPlan};
-use crate::model::predict::check_region;
+use crate::model::predict::{check_region, windows_for_context};
 use crate::model::service::{fetch_windows, locus_track, plan_heights, HeightPlan};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -146,7 +146,10 @@ impl ModelArgs {
             (Some(c), false) => ModelSpec::from_config(c.model(&self.model)?),
             _ => {
                 let input_length = self.input_length.ok_or_else(|| {
-                    anyhow!("--input-length is required for a model file outside a config (e.g. --input-length 1344; `peakscope inspect-model {}` finds it)", self.model)
+                    anyhow!(
+                        "--input-length is required for a model file outside a config (e.g. --input-length 1344; `peakscope inspect-model {}` finds it)",
+                        self.model
+                    )
                 })?;
                 let name = Path::new(&self.model).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| self.model.clone());
                 ModelSpec::new(name, &self.model, input_length)
@@ -327,7 +330,12 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         }
         let plan = plan_heights(&g, &loci, r.center_width)?;
         let seqs = fetch_windows(&fasta, &plan.windows, g.context_length())?;
-        check_n(&seqs, &plan, &loci, a.max_n)?;
+        if plan.grouped {
+            // N content of each region's own centred window, not of the shared one
+            windows_for_context(&fasta, &loci, g.context_length(), a.max_n)?;
+        } else {
+            check_n(&seqs, &plan, &loci, a.max_n)?;
+        }
         let out = worker.heights(0, seqs, plan.queries.clone())?;
         if plan.grouped {
             eprintln!(
@@ -480,7 +488,11 @@ pub fn ism(a: IsmArgs) -> Result<()> {
         device_label(worker.device),
         match (info.spec.rc, info.spec.shifts) {
             (false, 0) => String::new(),
-            (rc, k) => format!(" (averaged over {}{})", if rc { "both strands" } else { "one strand" }, if k > 0 { format!(" and shifts ±{k}") } else { String::new() }),
+            (rc, k) => format!(
+                " (averaged over {}{})",
+                if rc { "both strands" } else { "one strand" },
+                if k > 0 { format!(" and shifts ±{k}") } else { String::new() }
+            ),
         }
     );
     let names = info.target_names.clone();

@@ -29,12 +29,30 @@ pub enum ModelRequest {
 }
 
 pub enum ModelEvent {
-    Predicted { job: JobId, result: Result<Array3<f32>, String> },
-    Heights { job: JobId, result: Result<HeightsOut, String> },
-    Profiles { job: JobId, result: Result<Array3<f32>, String> },
+    Predicted {
+        job: JobId,
+        result: Result<Array3<f32>, String>,
+    },
+    Heights {
+        job: JobId,
+        result: Result<HeightsOut, String>,
+    },
+    Profiles {
+        job: JobId,
+        result: Result<Array3<f32>, String>,
+    },
     /// alt heights (f32, for display) and f64 deltas of mutants `first..`, (n × T) each
-    IsmChunk { job: JobId, first: usize, preds: Vec<f32>, deltas: Vec<f64>, total: usize },
-    IsmDone { job: JobId, result: Result<IsmResult, String> },
+    IsmChunk {
+        job: JobId,
+        first: usize,
+        preds: Vec<f32>,
+        deltas: Vec<f64>,
+        total: usize,
+    },
+    IsmDone {
+        job: JobId,
+        result: Result<IsmResult, String>,
+    },
 }
 
 /// What the worker reports about each loaded model.

@@ -11,7 +11,10 @@ pub enum FileKind {
     /// a zip archive with TorchScript code (torch.jit.save)
     TorchScript,
     /// a zip archive written by torch.save: a state_dict or a pickled module (class name)
-    TorchSave { state_dict: bool, class: Option<String> },
+    TorchSave {
+        state_dict: bool,
+        class: Option<String>,
+    },
     /// a pre-1.6 torch.save pickle
     LegacyTorchSave,
     Hdf5,
@@ -78,11 +81,16 @@ fn zip_member_prefix(path: &Path, name: &str, max: usize) -> Option<Vec<u8>> {
     while p + 30 <= buf.len() && buf[p..p + 4] == [0x50, 0x4b, 0x03, 0x04] {
         let le16 = |o: usize| u16::from_le_bytes([buf[o], buf[o + 1]]) as usize;
         let le32 = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap()) as usize;
-        let (method, csize, n, x) = (le16(p + 8), le32(p + 18), le16(p + 26), le16(p + 28));
+        let (flags, method, csize, n, x) = (le16(p + 6), le16(p + 8), le32(p + 18), le16(p + 26), le16(p + 28));
         let member = String::from_utf8_lossy(buf.get(p + 30..p + 30 + n)?).into_owned();
         let data = p + 30 + n + x;
+        // with a data descriptor (flag bit 3) the local header's sizes are zero
+        let len = if flags & 8 != 0 && csize == 0 { max } else { csize.min(max) };
         if member == name || member.ends_with(&format!("/{name}")) {
-            return (method == 0).then(|| buf[data.min(buf.len())..(data + csize.min(max)).min(buf.len())].to_vec());
+            return (method == 0).then(|| buf[data.min(buf.len())..(data + len).min(buf.len())].to_vec());
+        }
+        if flags & 8 != 0 && csize == 0 {
+            return None; // cannot skip a member of unknown size
         }
         p = data + csize;
     }
@@ -159,7 +167,9 @@ pub fn check_torchscript_file(path: &Path, example: &str) -> Result<()> {
             "model {p} is an HDF5 file (a Keras/TensorFlow model such as ChromBPNet's .h5), not TorchScript: port it to PyTorch \
              (e.g. bpnet-lite's BPNet.from_chrombpnet / chrombpnet-pytorch), then {hint}"
         ),
-        FileKind::Safetensors => bail!("model {p} is a safetensors file (weights only), not TorchScript: build the model in Python, load these weights, then {hint}"),
+        FileKind::Safetensors => {
+            bail!("model {p} is a safetensors file (weights only), not TorchScript: build the model in Python, load these weights, then {hint}")
+        }
         FileKind::OtherZip => bail!("model {p} is a zip archive but not a TorchScript one (no code/ or constants.pkl inside): {hint}"),
         FileKind::Unknown => bail!("model {p} is not a TorchScript file (expected the zip archive torch.jit.save writes): {hint}"),
     }

@@ -445,7 +445,12 @@ pub fn read_targets_file(path: &Path) -> Result<Vec<(String, String)>> {
     rows.sort_by_key(|r| r.0);
     for (k, r) in rows.iter().enumerate() {
         if r.0 != k {
-            bail!("targets file {}: output indices must be 0..{} without gaps; index {k} is {}", path.display(), rows.len(), if r.0 < k { "repeated" } else { "missing" });
+            bail!(
+                "targets file {}: output indices must be 0..{} without gaps; index {k} is {}",
+                path.display(),
+                rows.len(),
+                if r.0 < k { "repeated" } else { "missing" }
+            );
         }
     }
     Ok(rows.into_iter().map(|(_, id, d)| (id, d)).collect())
@@ -469,7 +474,10 @@ impl OutputMap {
                     bail!("model {model}: [models.tracks] {t} lists no output index");
                 }
                 if let Some(&bad) = idx.iter().find(|&&i| i >= n_raw) {
-                    bail!("model {model}: [models.tracks] {t} = {idx:?} names output {bad}, but the height head has {n_raw} output(s) (0..{})", n_raw.saturating_sub(1));
+                    bail!(
+                        "model {model}: [models.tracks] {t} = {idx:?} names output {bad}, but the height head has {n_raw} output(s) (0..{})",
+                        n_raw.saturating_sub(1)
+                    );
                 }
             }
             return Ok(OutputMap { outputs: tracks.to_vec() });
@@ -512,7 +520,12 @@ impl OutputMap {
 /// Parse a CLI `--track NAME=I,J` mapping entry.
 pub fn parse_track_map(s: &str) -> Result<(String, Vec<usize>)> {
     let (name, idx) = s.split_once('=').ok_or_else(|| anyhow!("--track '{s}': expected NAME=I[,J...] (output indices averaged into track NAME)"))?;
-    let idx = idx.split(',').filter(|p| !p.trim().is_empty()).map(|p| p.trim().parse::<usize>()).collect::<std::result::Result<Vec<_>, _>>().with_context(|| format!("--track '{s}': indices must be numbers"))?;
+    let idx = idx
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .with_context(|| format!("--track '{s}': indices must be numbers"))?;
     if name.trim().is_empty() || idx.is_empty() {
         bail!("--track '{s}': expected NAME=I[,J...]");
     }

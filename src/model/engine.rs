@@ -312,9 +312,14 @@ pub fn select_head<'a>(v: &'a IValue, path: &HeadPath, role: &str) -> std::resul
     for (depth, key) in path.0.iter().enumerate() {
         let here = if depth == 0 { "the output".to_string() } else { format!("head {}", HeadPath(path.0[..depth].to_vec()).toml()) };
         cur = match (cur, key) {
-            (IValue::Tuple(items) | IValue::GenericList(items), HeadKey::Index(i)) => items
-                .get(*i)
-                .ok_or_else(|| format!("{here} is a {} of {} ({}): index {i} is out of range", if matches!(cur, IValue::Tuple(_)) { "tuple" } else { "list" }, items.len(), describe_output(cur)))?,
+            (IValue::Tuple(items) | IValue::GenericList(items), HeadKey::Index(i)) => items.get(*i).ok_or_else(|| {
+                format!(
+                    "{here} is a {} of {} ({}): index {i} is out of range",
+                    if matches!(cur, IValue::Tuple(_)) { "tuple" } else { "list" },
+                    items.len(),
+                    describe_output(cur)
+                )
+            })?,
             (IValue::TensorList(ts), HeadKey::Index(i)) => {
                 return ts.get(*i).ok_or_else(|| format!("{here} is a list of {} tensors: index {i} is out of range", ts.len()));
             }
@@ -330,7 +335,9 @@ pub fn select_head<'a>(v: &'a IValue, path: &HeadPath, role: &str) -> std::resul
                         _ => false,
                     })
                     .map(|(_, x)| x)
-                    .ok_or_else(|| format!("{here} is a dict without key {key}; its keys are {}", kv.iter().map(|(k, _)| key_label(k)).collect::<Vec<_>>().join(", ")))?
+                    .ok_or_else(|| {
+                        format!("{here} is a dict without key {key}; its keys are {}", kv.iter().map(|(k, _)| key_label(k)).collect::<Vec<_>>().join(", "))
+                    })?
             }
             (IValue::Tuple(_) | IValue::GenericList(_) | IValue::TensorList(_), HeadKey::Key(k)) => {
                 return Err(format!("{here} is {} ({}), indexed by number, not by key \"{k}\"", ivalue_kind(cur), describe_output(cur)));
@@ -348,7 +355,9 @@ pub fn select_head<'a>(v: &'a IValue, path: &HeadPath, role: &str) -> std::resul
             describe_output(cur),
             choose(" with the element's index (ChromBPNet: height head = 1, the log counts, transform = \"exp\"; profile head = 0)")
         )),
-        IValue::TensorList(ts) => Err(format!("the selected output is a list of {} tensors ({}): {}", ts.len(), describe_output(cur), choose(" with an index"))),
+        IValue::TensorList(ts) => {
+            Err(format!("the selected output is a list of {} tensors ({}): {}", ts.len(), describe_output(cur), choose(" with an index")))
+        }
         IValue::GenericDict(kv) => Err(format!(
             "{} is a dict with keys {} ({}): {}",
             if path.is_bare() { "the model's output".to_string() } else { format!("head {}", path.toml()) },
@@ -669,7 +678,12 @@ impl Model {
                 } else {
                     format!(" with extra input(s) {}", spec.extra_inputs.iter().map(|s| shape_label(s)).collect::<Vec<_>>().join(", "))
                 };
-                anyhow!("model {p} failed on a dummy batch of shape {}{extras}: {}. Fix: {}", spec.input.shape(2, l), e.summary, forward_hint(&e.summary, &spec))
+                anyhow!(
+                    "model {p} failed on a dummy batch of shape {}{extras}: {}. Fix: {}",
+                    spec.input.shape(2, l),
+                    e.summary,
+                    forward_hint(&e.summary, &spec)
+                )
             })?;
             if i == 0 {
                 self.output_desc = describe_output(&out);

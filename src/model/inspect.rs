@@ -2,7 +2,7 @@
 //! inputs it takes, what its output looks like at a given length, how many parameters it has,
 //! and a `[[models]]` block that reads it, verified by loading the model with it.
 use super::checkpoint::{sniff, FileKind};
-use super::desc::{BinSelect, Dim, HeadKey, HeadPath, HeadSpec, InputKind, Layout, ProfileSpec, ProfileTransform, Transform};
+use super::desc::{BinSelect, Dim, HeadPath, HeadSpec, InputKind, Layout, ProfileSpec, ProfileTransform, Transform};
 use super::engine::{describe_output, kind_label, output_leaves, summarize_torch_error, Model, ModelSpec, Precision};
 use anyhow::{anyhow, bail, Result};
 use std::fmt::Write;
@@ -84,7 +84,8 @@ pub fn probe(path: &Path, input_length: Option<usize>) -> Result<Probe> {
     module.set_eval();
     let params = module.named_parameters().unwrap_or_default();
     let parameters: usize = params.iter().map(|(_, t)| t.numel()).sum();
-    let dtype_kind = params.iter().map(|(_, t)| t.kind()).find(|k| matches!(k, Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16)).unwrap_or(Kind::Float);
+    let dtype_kind =
+        params.iter().map(|(_, t)| t.kind()).find(|k| matches!(k, Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16)).unwrap_or(Kind::Float);
     let lengths: Vec<usize> = match input_length {
         Some(l) => vec![l],
         None => CANDIDATE_LENGTHS.to_vec(),
@@ -125,7 +126,11 @@ pub fn probe(path: &Path, input_length: Option<usize>) -> Result<Probe> {
             attempts.last().cloned().unwrap_or_default()
         );
     };
-    let leaves: Vec<(HeadPath, Vec<i64>)> = output_leaves(&out).into_iter().filter(|(_, s, k)| s.first() == Some(&2) && matches!(k, Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16)).map(|(h, s, _)| (h, s)).collect();
+    let leaves: Vec<(HeadPath, Vec<i64>)> = output_leaves(&out)
+        .into_iter()
+        .filter(|(_, s, k)| s.first() == Some(&2) && matches!(k, Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16))
+        .map(|(h, s, _)| (h, s))
+        .collect();
     let output = describe_output(&out);
     let mut probe = Probe {
         path: path.to_path_buf(),
@@ -162,20 +167,23 @@ fn guess_bin_size(bins: i64, l: usize) -> u32 {
 
 /// Read a rank-3 (2, a, b) head: (layout, bins, targets).
 fn guess_3d(a: i64, b: i64) -> (Layout, i64, i64) {
-    if a <= 8 && b > 8 {
-        (Layout::TargetsBins, b, a)
+    // a dimension of at most 8 is targets (strands, tasks); else the shorter one is the bins
+    let targets_first = if a <= 8 && b > 8 {
+        true
     } else if b <= 8 && a > 8 {
-        (Layout::BinsTargets, a, b)
-    } else if a <= b {
-        (Layout::BinsTargets, a, b)
+        false
     } else {
+        a > b
+    };
+    if targets_first {
         (Layout::TargetsBins, b, a)
+    } else {
+        (Layout::BinsTargets, a, b)
     }
 }
 
 fn suggest(p: &mut Probe) {
     let l = p.input_length;
-    let rank = |s: &Vec<i64>| s.len();
     // ChromBPNet/BPNet pairs: a (N, 1) log-count head next to a profile
     let counts = p.leaves.iter().find(|(_, s)| s.len() == 2 && s[1] <= 2 && p.leaves.len() > 1).cloned();
     let profile = p.leaves.iter().find(|(_, s)| s.len() == 3 || (s.len() == 2 && s[1] > 8)).cloned();
@@ -219,7 +227,8 @@ fn suggest(p: &mut Probe) {
             let bin_size = guess_bin_size(bins, l);
             let span = bins as u64 * bin_size as u64;
             let center = span >= 20_000;
-            p.height = HeadSpec { head, layout, bin_size: Some(bin_size), bins: if center { BinSelect::Center } else { BinSelect::All }, transform: Transform::None };
+            p.height =
+                HeadSpec { head, layout, bin_size: Some(bin_size), bins: if center { BinSelect::Center } else { BinSelect::All }, transform: Transform::None };
             p.notes.push(format!(
                 "{} read as {}: {bins} bins; bin_size = {bin_size} is a guess (the largest power of two with bins × bin_size ≤ {l}): check it (Enformer 128, Borzoi 32)",
                 layout.shape(),
@@ -231,7 +240,6 @@ fn suggest(p: &mut Probe) {
         }
         _ => p.notes.push(format!("{} has shape {shape:?}: no layout reads it", head.toml())),
     }
-    let _ = rank;
 }
 
 impl Probe {
@@ -280,7 +288,10 @@ impl Probe {
             let names: Vec<String> = (0..n).map(|i| format!("\"t{i}\"")).collect();
             let _ = writeln!(t, "# targets = [{}]   # name the {n} output(s) after your [[tracks]]", names.join(", "));
         } else if n > 16 {
-            let _ = writeln!(t, "# {n} outputs: targets_file = \"targets_human.txt\" and a [models.tracks] table (track = [output indices]) map them to your tracks");
+            let _ = writeln!(
+                t,
+                "# {n} outputs: targets_file = \"targets_human.txt\" and a [models.tracks] table (track = [output indices]) map them to your tracks"
+            );
         }
         let h = &self.height;
         let _ = writeln!(t, "[models.height]");
@@ -364,9 +375,4 @@ pub fn describe_loaded(m: &Model) -> String {
         let _ = write!(s, "; a set of {} files", spec.files().len());
     }
     s
-}
-
-/// Keys of a head path, for callers that print them.
-pub fn head_keys(h: &HeadPath) -> &[HeadKey] {
-    &h.0
 }

@@ -24,7 +24,11 @@ pub fn check_model_file(m: &ModelConfig, load: bool) -> Result<String> {
     }
     if !load {
         let n = spec.files().len();
-        return Ok(if n == 1 { "TorchScript archive (use --models to load it)".into() } else { format!("{n} TorchScript archives (use --models to load them)") });
+        return Ok(if n == 1 {
+            "TorchScript archive (use --models to load it)".into()
+        } else {
+            format!("{n} TorchScript archives (use --models to load them)")
+        });
     }
     let model = engine::Model::load(spec, tch::Device::Cpu, engine::Precision::F32)?;
     Ok(inspect::describe_loaded(&model))

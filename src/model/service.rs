@@ -183,7 +183,13 @@ impl Model {
         for (i, s) in seqs.iter().enumerate() {
             let s = s.as_ref();
             if s.len() != ctx {
-                bail!("sequence {i} has length {} but model {} needs {ctx} (input {} + 2 × shifts {})", s.len(), self.spec.name, self.spec.input_length, self.spec.shifts);
+                bail!(
+                    "sequence {i} has length {} but model {} needs {ctx} (input {} + 2 × shifts {})",
+                    s.len(),
+                    self.spec.name,
+                    self.spec.input_length,
+                    self.spec.shifts
+                );
             }
             host.extend(tokens(s));
         }
