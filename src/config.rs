@@ -414,4 +414,40 @@ replicate_group = "multitask"
         let e = ProjectConfig::load("/nonexistent/p.toml").unwrap_err().to_string();
         assert!(e.contains("/nonexistent/p.toml"), "{e}");
     }
+
+    #[test]
+    fn model_descriptions_parse_and_are_validated() {
+        let base = "[genome]\nfasta = \"g.fa\"\n[[tracks]]\nname = \"PT\"\nbigwig = \"PT.bw\"\n";
+        let enformer = format!(
+            "{base}[[models]]\nname = \"enf\"\npath = \"enf.pt\"\ninput_length = 196608\ninput = \"onehot-nlc\"\ntargets_file = \"targets_human.txt\"\n\
+             [models.tracks]\nPT = [12, 40]\nDT = 3\n[models.height]\nhead = \"human\"\nlayout = \"bins-targets\"\nbin_size = 128\nbins = \"center\"\n"
+        );
+        let c = ProjectConfig::parse(&enformer).unwrap();
+        let m = &c.models[0];
+        assert_eq!(m.input, InputKind::OneHotNlc);
+        assert_eq!(m.track_map(), vec![("DT".to_string(), vec![3]), ("PT".to_string(), vec![12, 40])]);
+        assert_eq!(m.height_spec().bins, crate::model::desc::BinSelect::Center);
+        assert_eq!(m.names_without_track(&c.tracks), vec!["DT".to_string()]);
+        let cbp = format!(
+            "{base}[[models]]\nname = \"cbp\"\npaths = [\"PT.pt\", \"DT.pt\"]\ntargets = [\"PT\", \"DT\"]\ninput_length = 2114\nextra_inputs = [[2, \"L\"]]\n\
+             [models.height]\nhead = 1\ntransform = \"exp\"\n[models.profile]\nhead = 0\ntransform = \"softmax-times-height\"\n"
+        );
+        let c = ProjectConfig::parse(&cbp).unwrap();
+        assert_eq!(c.models[0].files().len(), 2);
+        assert_eq!(c.models[0].extra_inputs, vec![vec![Dim::Fixed(2), Dim::Length]]);
+        assert_eq!(c.models[0].profile.as_ref().unwrap().layout, OutputLayout::TargetsBins);
+        let err = |text: &str| format!("{:#}", ProjectConfig::parse(text).unwrap_err());
+        let e = err(&enformer.replace("bin_size = 128\n", ""));
+        assert!(e.contains("[models.height] bin_size"), "{e}");
+        let e = err(&cbp.replace("targets = [\"PT\", \"DT\"]", "targets = [\"PT\"]"));
+        assert!(e.contains("one target name per file"), "{e}");
+        let e = err(&cbp.replace("paths = [", "path = \"x.pt\"\npaths = ["));
+        assert!(e.contains("not both"), "{e}");
+        let e = err(&enformer.replace("input = \"onehot-nlc\"", "input = \"onehot-ncw\""));
+        assert!(e.contains("onehot-ncw"), "{e}");
+        let e = err(&enformer.replace("input_length = 196608\n", "input_length = 196608\noutput = \"scalar\"\n"));
+        assert!(e.contains("legacy"), "{e}");
+        let e = err(&enformer.replace("layout = \"bins-targets\"\nbin_size = 128\n", ""));
+        assert!(e.contains("bins = \"center\" needs a binned"), "{e}");
+    }
 }

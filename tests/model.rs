@@ -353,3 +353,91 @@ fn tf32_and_half_precisions_need_cuda() {
     }
     assert!(Precision::parse("fp64").unwrap_err().to_string().contains("tf32"));
 }
+
+/// The UI's way of running ISM (the worker, a plan with the model's context) and `peakscope
+/// ism` give the same deltas, with rc and shifts averaging, and both equal the direct
+/// computation on a strand-asymmetric linear model.
+#[test]
+fn ism_honours_rc_and_shifts_and_the_worker_equals_the_cli() {
+    let (l, t, k) = (40usize, 2usize, 2u32);
+    let mut rng = Rng::new(31);
+    let w: Vec<f32> = (0..t * 4 * l).map(|_| (rng.unit() * 2.0 - 1.0) as f32).collect();
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("lin.pt");
+    zoo::save(&zoo::positional_linear(&w, t as i64, l as i64).unwrap(), &p).unwrap();
+    let chrom = rng.dna(400);
+    let fa_path = fasta(d.path(), &[("chr1", &chrom)]);
+    let fa = Fasta::open(&fa_path).unwrap();
+    let f = |s: &[u8]| -> Vec<f64> {
+        let x = one_hot(s);
+        (0..t).map(|ti| (0..4).flat_map(|c| (0..l).map(move |q| (c, q))).map(|(c, q)| w[(ti * 4 + c) * l + q] as f64 * x[[c, q]] as f64).sum()).collect()
+    };
+    // the model's height: the mean over shifts and strands of the context's windows
+    let height = |ctx: &[u8]| -> Vec<f64> {
+        let mut h = vec![0f64; t];
+        let views = (2 * k as usize + 1) * 2;
+        for sh in 0..=2 * k as usize {
+            let win = &ctx[sh..sh + l];
+            for (ti, (a, b)) in f(win).into_iter().zip(f(&reverse_complement(win))).enumerate() {
+                h[ti] += (a + b) / views as f64;
+            }
+        }
+        h
+    };
+    let mut sp = spec(&p, l);
+    sp.rc = true;
+    sp.shifts = k;
+    sp.batch_size = 64;
+    let region = Locus::new("chr1", 200, 210);
+    let plan = Arc::new(IsmPlan::new(&fa, &region, sp.context_length()).unwrap());
+    assert_eq!(plan.seq.len(), l + 2 * k as usize);
+    let worker = ModelWorker::spawn(vec![sp], Device::Cpu, Precision::F32).unwrap();
+    let (_, rx) = worker.ism(0, plan.clone(), Arc::new(AtomicBool::new(false))).unwrap();
+    let res = rx
+        .iter()
+        .find_map(|ev| match ev {
+            ModelEvent::IsmDone { result, .. } => Some(result.unwrap()),
+            _ => None,
+        })
+        .unwrap();
+    let href = height(&plan.seq);
+    for (ti, r) in href.iter().enumerate() {
+        assert!((res.ref_height[ti] - r).abs() < 1e-4, "ref {ti}: {} vs {r}", res.ref_height[ti]);
+    }
+    for (m, &(pos, alt)) in plan.mutants.iter().enumerate() {
+        let mut s = plan.seq.clone();
+        s[pos as usize] = IsmPlan::alt_base(alt);
+        let h = height(&s);
+        for ti in 0..t {
+            let want = h[ti] - href[ti];
+            assert!((res.delta_f64(m, ti) - want).abs() < 1e-4, "mutant {m} target {ti}: {} vs {want}", res.delta_f64(m, ti));
+        }
+    }
+    // the reference equals predict's height at the same window
+    let pred = worker.heights(0, vec![plan.seq.clone()], vec![(0, None)]).unwrap();
+    assert_eq!(pred.values[0], res.ref_height);
+    // and `peakscope ism` prints the same deltas
+    let (ok, out, err) = peakscope(&[
+        "ism",
+        "--model",
+        p.to_str().unwrap(),
+        "--input-length",
+        &l.to_string(),
+        "--fasta",
+        fa_path.to_str().unwrap(),
+        "--region",
+        "chr1:201-210",
+        "--rc",
+        "--shifts",
+        &k.to_string(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(ok, "{err}");
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), plan.mutants.len() * t);
+    for (i, r) in rows.iter().enumerate() {
+        let (m, ti) = (i / t, i % t);
+        assert_eq!(r[6].parse::<f64>().unwrap(), res.delta_f64(m, ti), "row {i}");
+    }
+}

@@ -141,7 +141,6 @@ impl ModelArgs {
     pub fn resolve(&self) -> Result<Resolved> {
         let cfg = self.config.as_deref().map(ProjectConfig::load).transpose()?;
         let looks_like_file = Path::new(&self.model).exists() || self.model.ends_with(".pt") || self.model.contains('/');
-        let from_config = matches!((&cfg, looks_like_file), (Some(_), false));
         let mut spec = match (&cfg, looks_like_file) {
             (Some(c), false) => ModelSpec::from_config(c.model(&self.model)?),
             _ => {
@@ -239,9 +238,6 @@ impl ModelArgs {
                 bail!("--batch-size must be > 0");
             }
             spec.batch_size = b;
-        }
-        if !from_config && spec.paths.is_empty() && !spec.path.exists() {
-            bail!("model file {} does not exist", spec.path.display());
         }
         let fasta = match (&self.fasta, &cfg) {
             (Some(f), _) => f.clone(),

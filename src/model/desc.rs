@@ -482,14 +482,21 @@ impl OutputMap {
             }
             return Ok(OutputMap { outputs: tracks.to_vec() });
         }
-        if !targets.is_empty() && targets.len() != n_raw {
+        if targets.len() > n_raw {
             bail!(
-                "model {model}: {} target name(s) given ({}{}) but the height head has {n_raw} output(s): name every output (one per output), \
-                 or use targets_file with a [models.tracks] mapping{}",
+                "model {model}: {} target name(s) given ({}{}) but the height head has {n_raw} output(s): give one name per output",
                 targets.len(),
                 targets.iter().take(5).cloned().collect::<Vec<_>>().join(","),
                 if targets.len() > 5 { ",…" } else { "" },
-                if n_raw > targets.len() && targets.len() == 1 {
+            );
+        }
+        if !targets.is_empty() && targets.len() < n_raw {
+            tracing::warn!(
+                "model {model}: {} target name(s) for {n_raw} outputs; the others are named t{}..t{}{}",
+                targets.len(),
+                targets.len(),
+                n_raw - 1,
+                if targets.len() == 1 && n_raw > 8 {
                     ". If this head is a profile (positions, not targets), declare its layout (layout = \"bins\" or \"targets-bins\")"
                 } else {
                     ""
@@ -574,8 +581,9 @@ mod tests {
         let m = OutputMap::build(3, &[], &[("PT".into(), vec![0, 2])], "m").unwrap();
         assert_eq!(m.names(), ["PT"]);
         assert!(OutputMap::build(3, &[], &[("PT".into(), vec![3])], "m").unwrap_err().to_string().contains("names output 3"));
-        let e = OutputMap::build(1000, &["PT".into()], &[], "cbp").unwrap_err().to_string();
-        assert!(e.contains("1 target name") && e.contains("1000 output") && e.contains("layout"), "{e}");
+        assert_eq!(OutputMap::build(1000, &["PT".into()], &[], "cbp").unwrap().names()[..2], ["PT", "t1"]);
+        let e = OutputMap::build(2, &["a".into(), "b".into(), "c".into()], &[], "m").unwrap_err().to_string();
+        assert!(e.contains("3 target name") && e.contains("2 output"), "{e}");
         assert!(OutputMap::build(2, &[], &[], "m").unwrap().is_identity(2));
     }
 }
