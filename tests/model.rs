@@ -441,3 +441,28 @@ fn ism_honours_rc_and_shifts_and_the_worker_equals_the_cli() {
         assert_eq!(r[6].parse::<f64>().unwrap(), res.delta_f64(m, ti), "row {i}");
     }
 }
+
+/// NaN and infinite predictions are counted (and warned about), never dropped silently.
+#[test]
+fn non_finite_predictions_are_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("logcount.pt");
+    let l = 8i64;
+    let m = {
+        let _g = tch::no_grad_guard();
+        let example = tch::Tensor::zeros([2, 4, l], (tch::Kind::Float, Device::Cpu));
+        // log(count - 2): NaN below 2 of a base, -inf at exactly 2
+        let mut f = |xs: &[tch::Tensor]| vec![(xs[0].sum_dim_intlist([2i64].as_slice(), false, tch::Kind::Float) - 2.0).log()];
+        tch::CModule::create_by_tracing("LogCount", "forward", &[example], &mut f).unwrap()
+    };
+    zoo::save(&m, &p).unwrap();
+    let mut model = Model::load(spec(&p, l as usize), Device::Cpu, Precision::F32).unwrap();
+    let mut rng = Rng::new(9);
+    let seqs: Vec<Vec<u8>> = (0..20).map(|_| rng.dna(l as usize)).collect();
+    let want: u64 = seqs.iter().map(|s| counts(s).iter().filter(|&&c| c <= 2.0).count() as u64).sum();
+    assert!(want > 0);
+    let out = model.heights(&seqs, &(0..seqs.len()).map(|i| (i, None)).collect::<Vec<_>>()).unwrap();
+    assert_eq!(out.non_finite, want);
+    let nan = out.values.iter().flatten().filter(|v| !v.is_finite()).count() as u64;
+    assert_eq!(nan, want, "non-finite values are kept, not dropped");
+}

@@ -123,31 +123,32 @@ pub(crate) fn one_hot_from_tokens(idx: &Tensor) -> Tensor {
     table.index_select(0, &idx.reshape([-1])).reshape([s[0], s[1], 4]).permute([0, 2, 1]).contiguous()
 }
 
-/// Reverse complement of token rows (N, L): reversed, A↔T, C↔G, N stays N.
-pub(crate) fn rc_tokens(idx: &Tensor) -> Tensor {
-    let comp = Tensor::from_slice(&[3i64, 2, 1, 0, 4]).to_device(idx.device());
-    let f = idx.flip([1i64]);
-    let s = f.size();
-    comp.index_select(0, &f.reshape([-1])).reshape(s.as_slice())
-}
-
 /// The view rows `i..j` (row = sequence × views + view) of context token rows (S, ctx) on
-/// the device, as one-hot (j-i, 4, L).
+/// the device, as one-hot (j-i, 4, L): a fixed number of tensor operations per batch.
 pub(crate) fn view_batch(ctx_tokens: &Tensor, geom: &Geometry, i: usize, j: usize) -> Tensor {
     let v = geom.views();
     let l = geom.input_length as i64;
-    let rows: Vec<Tensor> = (i..j)
+    let device = ctx_tokens.device();
+    if v == 1 {
+        return one_hot_from_tokens(&ctx_tokens.narrow(0, i as i64, (j - i) as i64).narrow(1, 0, l));
+    }
+    let rows: Vec<(i64, i64, bool)> = (i..j)
         .map(|r| {
             let (sh, rc) = geom.view(r % v);
-            let w = ctx_tokens.get((r / v) as i64).narrow(0, sh as i64, l).unsqueeze(0);
-            if rc {
-                rc_tokens(&w)
-            } else {
-                w
-            }
+            ((r / v) as i64, sh as i64, rc)
         })
         .collect();
-    one_hot_from_tokens(&Tensor::cat(&rows, 0))
+    let seq = Tensor::from_slice(&rows.iter().map(|r| r.0).collect::<Vec<_>>()).to_device(device);
+    let sh = Tensor::from_slice(&rows.iter().map(|r| r.1).collect::<Vec<_>>()).to_device(device).unsqueeze(1);
+    let rc = Tensor::from_slice(&rows.iter().map(|r| r.2).collect::<Vec<_>>()).to_device(device).unsqueeze(1);
+    let pos = Tensor::arange(l, (Kind::Int64, device)).unsqueeze(0);
+    // window position p reads context base sh + p, or sh + L - 1 - p on the reverse strand
+    let idx = (&sh + &pos).where_self(&rc.logical_not(), &(&sh + (l - 1) - &pos));
+    let tok = ctx_tokens.index_select(0, &seq).gather(1, &idx, false);
+    let comp = Tensor::from_slice(&[3i64, 2, 1, 0, 4]).to_device(device);
+    let s = tok.size();
+    let tok = comp.index_select(0, &tok.reshape([-1])).reshape(s.as_slice()).where_self(&rc, &tok);
+    one_hot_from_tokens(&tok)
 }
 
 /// Sum the height (n, B, T) over each (row, b0, b1) in f64 on the device; returns (entries × T)
@@ -484,6 +485,23 @@ mod tests {
         assert_eq!(g.bin_range(Some((47, 57)), 0).unwrap(), (3, 5)); // output starts at 10
         assert_eq!(g.bin_range(Some((41, 51)), 0).unwrap(), (3, 5));
         assert_eq!(g.bin_range(Some((41, 51)), 4).unwrap(), (2, 4)); // output starts at 14
+    }
+
+    #[test]
+    fn view_batches_are_the_shifted_windows_and_their_reverse_complements() {
+        use crate::genome::onehot::{one_hot, reverse_complement};
+        let ctx: Vec<Vec<u8>> = vec![b"ACGTNACCGTTAGG".to_vec(), b"TTGACNNGTACGAT".to_vec()];
+        let g = geom(1, 10, 10, 2, true);
+        let x = Tensor::from_slice(&ctx.iter().flat_map(|s| tokens(s)).collect::<Vec<_>>()).reshape([2, 14]);
+        let v = g.views();
+        let got = view_batch(&x, &g, 1, 2 * v);
+        for r in 1..2 * v {
+            let (sh, rc) = g.view(r % v);
+            let w = &ctx[r / v][sh..sh + 10];
+            let w = if rc { reverse_complement(w) } else { w.to_vec() };
+            let want = Tensor::from_slice(one_hot(&w).as_slice().unwrap()).reshape([4, 10]);
+            assert!(got.get((r - 1) as i64).equal(&want), "row {r}");
+        }
     }
 
     #[test]

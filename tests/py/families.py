@@ -484,7 +484,7 @@ def fixture(spec_path, out_path):
 
 
 def main():
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     if sys.argv[1] == "build":
         ap = argparse.ArgumentParser()
         ap.add_argument("cmd")
