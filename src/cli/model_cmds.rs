@@ -2,7 +2,6 @@
 use super::emit;
 use crate::config::ProjectConfig;
 use crate::genome::locus::{parse_locus, LocusQuery};
-use crate::genome::onehot::n_fraction;
 use crate::genome::peaks::{read_regions, PeakReadOptions};
 use crate::genome::{Fasta, Locus};
 use crate::jobs::{ModelEvent, ModelWorker};
@@ -10,8 +9,8 @@ use crate::model::desc::{parse_shape, parse_track_map, BinSelect, HeadPath, Inpu
 use crate::model::device::{device_label, parse_device};
 use crate::model::engine::{ModelSpec, Precision};
 use crate::model::ism::{attributions, IsmPlan};
-use crate::model::predict::{check_region, windows_for_context};
-use crate::model::service::{fetch_windows, locus_track, plan_heights, HeightPlan};
+use crate::model::predict::windows_for_context;
+use crate::model::service::{fetch_windows, locus_track, plan_heights};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -321,17 +320,11 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     if let Some(bed) = &a.bed {
         let peaks = read_regions(bed, &PeakReadOptions::default())?;
         let loci: Vec<Locus> = peaks.iter().map(|p| Locus::new(p.chrom.clone(), p.start, p.end)).collect();
-        for l in &loci {
-            check_region(&fasta, l)?;
-        }
         let plan = plan_heights(&g, &loci, r.center_width)?;
-        let seqs = fetch_windows(&fasta, &plan.windows, g.context_length())?;
-        if plan.grouped {
-            // N content of each region's own centred window, not of the shared one
-            windows_for_context(&fasta, &loci, g.context_length(), a.max_n)?;
-        } else {
-            check_n(&seqs, &plan, &loci, a.max_n)?;
-        }
+        // N content is judged on each region's own centred window (the windows themselves,
+        // unless regions share long windows)
+        let centred = windows_for_context(&fasta, &loci, g.context_length(), a.max_n)?;
+        let seqs = if plan.grouped { fetch_windows(&fasta, &plan.windows, g.context_length())? } else { centred };
         let out = worker.heights(0, seqs, plan.queries.clone())?;
         if plan.grouped {
             eprintln!(
@@ -391,26 +384,6 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         }
         Ok(())
     })
-}
-
-/// Refuse windows that are mostly N, naming the regions.
-fn check_n(seqs: &[Vec<u8>], plan: &HeightPlan, loci: &[Locus], max_n: f64) -> Result<()> {
-    let mut n_rich = Vec::new();
-    for (l, &(wi, _)) in loci.iter().zip(&plan.queries) {
-        let nf = n_fraction(&seqs[wi]);
-        if nf > max_n {
-            n_rich.push(format!("{} ({:.0}% N)", l.display(), nf * 100.0));
-        }
-    }
-    if !n_rich.is_empty() {
-        bail!(
-            "{} window(s) are more than {:.0}% N (assembly gaps?), e.g. {}: predictions there mean little; raise --max-n to accept them",
-            n_rich.len(),
-            max_n * 100.0,
-            n_rich.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-        );
-    }
-    Ok(())
 }
 
 fn sanitize(s: &str) -> String {

@@ -110,15 +110,25 @@ pub fn parse_shape(s: &str) -> Result<Vec<Dim>> {
     Ok(dims)
 }
 
-pub fn shape_label(dims: &[Dim]) -> String {
+fn dims_joined(dims: &[Dim], length: &str) -> String {
     let parts: Vec<String> = dims
         .iter()
         .map(|d| match d {
             Dim::Fixed(n) => n.to_string(),
-            Dim::Length => "L".into(),
+            Dim::Length => length.into(),
         })
         .collect();
-    format!("(N, {})", parts.join(", "))
+    parts.join(", ")
+}
+
+/// An extra input's shape as text: `(N, 2, L)`.
+pub fn shape_label(dims: &[Dim]) -> String {
+    format!("(N, {})", dims_joined(dims, "L"))
+}
+
+/// An extra input's shape as a TOML array: `[2, "L"]`.
+pub fn shape_toml(dims: &[Dim]) -> String {
+    format!("[{}]", dims_joined(dims, "\"L\""))
 }
 
 /// One step into a structured output: a tuple/list index or a dict key.

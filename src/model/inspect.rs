@@ -267,20 +267,7 @@ impl Probe {
         );
         let _ = writeln!(t, "input = \"{}\"", self.input.label());
         if !self.extra_inputs.is_empty() {
-            let shapes: Vec<String> = self
-                .extra_inputs
-                .iter()
-                .map(|s| {
-                    let d: Vec<String> = s
-                        .iter()
-                        .map(|d| match d {
-                            Dim::Fixed(n) => n.to_string(),
-                            Dim::Length => "\"L\"".into(),
-                        })
-                        .collect();
-                    format!("[{}]", d.join(", "))
-                })
-                .collect();
+            let shapes: Vec<String> = self.extra_inputs.iter().map(|s| super::desc::shape_toml(s)).collect();
             let _ = writeln!(t, "extra_inputs = [{}]   # zero-filled (e.g. BPNet control tracks)", shapes.join(", "));
         }
         let n = self.n_outputs;
