@@ -156,7 +156,9 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let py = python().expect("PEAKSCOPE_PYTHON must point at the reference Python (scripts/env.sh installs it)");
-        let dir = std::env::temp_dir().join(format!("peakscope-families-{}", std::process::id()));
+        // one folder under the target dir, replaced by each run (the models take ~200 MB)
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("model-families");
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut rng = Rng::new(77);
         let mut chr1 = rng.dna(CHR1);

@@ -199,6 +199,12 @@ pub fn summarize_torch_error(full: &str) -> String {
     line.trim_end_matches("\")").to_string()
 }
 
+/// A libtorch error for the log: the whole message and TorchScript traceback, without the
+/// C++ stack frames.
+pub fn torch_log_text(full: &str) -> String {
+    full.lines().filter(|l| !l.trim_start().starts_with("frame #") && !l.starts_with("Exception raised from")).collect::<Vec<_>>().join("\n")
+}
+
 /// The first line of a libtorch error (kept for callers that format errors themselves).
 pub fn torch_msg(e: &tch::TchError) -> String {
     TorchError::new(e).summary
@@ -308,7 +314,6 @@ pub fn output_leaves(v: &IValue) -> Vec<(HeadPath, Vec<i64>, Kind)> {
 /// Follow `path` into an output. Errors say what the output is and how to choose.
 pub fn select_head<'a>(v: &'a IValue, path: &HeadPath, role: &str) -> std::result::Result<&'a Tensor, String> {
     let mut cur = v;
-    let choose = |what: &str| format!("choose one with [models.{role}] head = ... (CLI: --{role}-head){what}");
     for (depth, key) in path.0.iter().enumerate() {
         let here = if depth == 0 { "the output".to_string() } else { format!("head {}", HeadPath(path.0[..depth].to_vec()).toml()) };
         cur = match (cur, key) {
@@ -345,26 +350,23 @@ pub fn select_head<'a>(v: &'a IValue, path: &HeadPath, role: &str) -> std::resul
             (other, _) => return Err(format!("{here} is {}, so head {} cannot go into it", describe_output(other), path.toml())),
         };
     }
+    let what = if path.is_bare() { "the model's output".to_string() } else { format!("head {}", path.toml()) };
+    let flag = |example: &str| format!("choose one with [models.{role}] head = {example} (CLI: --{role}-head {})", example.trim_matches('"'));
+    let listing = |d: String| d.split_once(": ").map(|(_, rest)| rest.to_string()).unwrap_or(d);
     match cur {
         IValue::Tensor(t) => Ok(t),
         IValue::Tuple(items) | IValue::GenericList(items) => Err(format!(
-            "{} is a {} of {} ({}): peakscope never guesses which element to use; {}",
-            if path.is_bare() { "the model's output".to_string() } else { format!("head {}", path.toml()) },
+            "{what} is a {} of {}: {}. peakscope never guesses which element to use: {}{}",
             if matches!(cur, IValue::Tuple(_)) { "tuple" } else { "list" },
             items.len(),
-            describe_output(cur),
-            choose(" with the element's index (ChromBPNet: height head = 1, the log counts, transform = \"exp\"; profile head = 0)")
+            listing(describe_output(cur)),
+            flag("<index>"),
+            if role == "height" { " (ChromBPNet/BPNet: head = 1, the log counts, with transform = \"exp\"; the profile is head 0)" } else { "" }
         )),
-        IValue::TensorList(ts) => {
-            Err(format!("the selected output is a list of {} tensors ({}): {}", ts.len(), describe_output(cur), choose(" with an index")))
+        IValue::TensorList(ts) => Err(format!("{what} is a list of {} tensors: {}. {}", ts.len(), listing(describe_output(cur)), flag("<index>"))),
+        IValue::GenericDict(kv) => {
+            Err(format!("{what} is a dict: {}. {}", listing(describe_output(cur)), flag(&kv.first().map(|(k, _)| key_label(k)).unwrap_or_default())))
         }
-        IValue::GenericDict(kv) => Err(format!(
-            "{} is a dict with keys {} ({}): {}",
-            if path.is_bare() { "the model's output".to_string() } else { format!("head {}", path.toml()) },
-            kv.iter().map(|(k, _)| key_label(k)).collect::<Vec<_>>().join(", "),
-            describe_output(cur),
-            choose(&format!(" = {} (a key)", kv.first().map(|(k, _)| key_label(k)).unwrap_or_default()))
-        )),
         other => Err(format!("the selected output is {}, not a tensor", ivalue_kind(other))),
     }
 }
@@ -612,7 +614,7 @@ impl Model {
             let source = rewritten.as_deref().unwrap_or(&f).to_path_buf();
             let mut module = CModule::load_on_device(&source, device).map_err(|e| {
                 let te = TorchError::new(&e);
-                tracing::info!("model {p}: libtorch's full message:\n{}", te.full);
+                tracing::info!("model {p}: libtorch's full message:\n{}", torch_log_text(&te.full));
                 anyhow!("model {p}: libtorch could not load it: {}", te.summary)
             })?;
             if let Some(e) = rewrite_error {
@@ -672,7 +674,7 @@ impl Model {
         for (i, f) in spec.files().iter().enumerate() {
             let p = f.display();
             let out = self.member_forward(i, &dummy).map_err(|e| {
-                tracing::info!("model {p}: libtorch's full message:\n{}", e.full);
+                tracing::info!("model {p}: libtorch's full message:\n{}", torch_log_text(&e.full));
                 let extras = if spec.extra_inputs.is_empty() {
                     String::new()
                 } else {
