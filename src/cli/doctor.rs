@@ -115,14 +115,19 @@ pub fn check_config(cfg: &ProjectConfig, load_models: bool) -> Vec<Check> {
         out.push(line(format!("peaks {}", p.file.display()), r));
     }
     for m in &cfg.models {
-        let unknown: Vec<&str> = m.targets.iter().filter(|t| cfg.track_index(t).is_none()).map(|s| s.as_str()).collect();
+        let unknown = m.names_without_track(&cfg.tracks);
         let r = crate::model::check_model_file(m, load_models).map(|mut s| {
-            if !unknown.is_empty() {
-                s += &format!("; targets without a track: {}", unknown.join(", "));
+            if !unknown.is_empty() && !cfg.tracks.is_empty() {
+                s += &format!(
+                    "; WARNING: {} name no [[tracks]] entry ({}): their predictions are compared with nothing",
+                    if unknown.len() == 1 { "1 target" } else { "targets" },
+                    unknown.iter().take(6).cloned().collect::<Vec<_>>().join(", ")
+                );
             }
             s
         });
-        out.push(line(format!("model {} {}", m.name, m.path.display()), r));
+        let files: Vec<String> = m.files().iter().map(|f| f.display().to_string()).collect();
+        out.push(line(format!("model {} {}", m.name, files.join(", ")), r));
     }
     out
 }

@@ -173,6 +173,15 @@ pub fn run(a: EvalArgs) -> Result<()> {
             out.input.mostly_n_windows
         );
     }
+    for w in out.windows.iter().filter(|w| w.grouped) {
+        eprintln!(
+            "model {}: {} peaks served by {} long window(s) ({} forward passes, {} avoided)",
+            w.model, w.peaks, w.windows, w.forward_passes, w.forward_passes_avoided
+        );
+    }
+    for w in out.windows.iter().filter(|w| w.non_finite > 0) {
+        eprintln!("warning: model {}: {} predicted value(s) were NaN or infinite", w.model, w.non_finite);
+    }
     let strata = out.state.layout.strata.names().to_vec();
     print!("{}", out.snapshot.table(&strata));
     // metrics.json first, then the per-peak table; a failure of one does not stop the other
@@ -188,6 +197,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             "complete": !out.cancelled && done == out.state.total,
             "seconds": t.total_s,
             "timing": t,
+            "windows": out.windows,
             "device": device_label(device),
             "precision": a.run.precision,
             "center_width": cfg.eval.center_width,
@@ -199,7 +209,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             "input": out.input,
             "measured_nan": nan,
             "metric_definitions": {
-                "pearson": "scipy.stats.pearsonr of log2(measured+1) vs log2(predicted+1); measured = bigWig sum over the central center_width bp, predicted = model output (summed over bins)",
+                "pearson": "scipy.stats.pearsonr of log2(measured+1) vs log2(predicted+1); measured = bigWig sum over the central center_width bp, predicted = the model's height (transformed, summed over its bins: all, or those over the central center_width bp with bins = center, averaged over rc/shift views)",
                 "spearman": "scipy.stats.spearmanr of the same values",
                 "auroc": "sklearn roc_auc_score of predicted height for called:<track>",
                 "auprc": "sklearn average_precision_score of predicted height for called:<track>",

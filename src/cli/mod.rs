@@ -41,6 +41,9 @@ pub enum Command {
     Predict(model_cmds::PredictArgs),
     /// In-silico saturation mutagenesis of a region (every base, every substitution)
     Ism(model_cmds::IsmArgs),
+    /// Probe a model file (input encoding, extra inputs, output structure and shapes,
+    /// parameters) and print a [[models]] block that reads it
+    InspectModel(model_cmds::InspectArgs),
     /// Write a built-in TorchScript model (paper-size Basset with random weights, or a small
     /// model with known outputs) for tests, benchmarks and trying things out
     MakeModel {
@@ -138,6 +141,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval_cmd::run(a),
         Command::Predict(a) => model_cmds::predict(a),
         Command::Ism(a) => model_cmds::ism(a),
+        Command::InspectModel(a) => model_cmds::inspect(a),
         Command::MakeModel { kind, output, targets, seed, input_length } => {
             use crate::model::zoo;
             check_outputs(&[Output::file("-o/--output", &output)], &[])?;
