@@ -4,7 +4,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use peakscope::genome::bigwig::BinSummary;
 use peakscope::genome::genes::{Gene, Genes};
 use peakscope::genome::{ChromNames, Locus, Peak, PeakSet};
-use peakscope::tui::app::{App, Panel};
+use peakscope::jobs::worker::ReplyKind;
+use peakscope::tui::app::App;
+use peakscope::tui::components::tracks::{Tracks, TracksEvent};
+use peakscope::tui::shared::Preds;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -31,12 +34,13 @@ fn app() -> App {
     );
     app.resize(200, 60);
     app.goto("chr1:1-100,000").unwrap();
-    let cols = app.cols;
+    let cols = app.shared.cols;
     let data = (0..10).map(|t| Some((0..cols).map(|c| BinSummary { covered: 500.0, sum: ((c * (t + 1)) % 97) as f64 * 500.0, max: 50.0 }).collect())).collect();
-    let g = app.generation;
-    app.on_tracks(g, app.locus.clone(), data);
-    for m in 0..2 {
-        app.on_preds(m, (0..30).collect(), (0..30).map(|i| (0..10).map(|t| (i * t) as f32).collect()).collect());
+    let (generation, locus) = (app.shared.generation, app.shared.locus.clone());
+    app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Columns { generation, locus, data }));
+    for model in 0..2 {
+        let values = (0..30).map(|i| (0..10).map(|t| (i * t) as f32).collect()).collect();
+        app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Preds(Preds { model, peaks: (0..30).collect(), values })));
     }
     app
 }
@@ -49,7 +53,7 @@ fn bench(c: &mut Criterion) {
             term.draw(|f| f.render_widget(&app, f.area())).unwrap();
         })
     });
-    app.panel = Panel::Metrics;
+    app.shared.panel = Some("metrics");
     c.bench_function("render_200x60_with_panel", |b| {
         b.iter(|| {
             term.draw(|f| f.render_widget(&app, f.area())).unwrap();
@@ -76,10 +80,9 @@ fn key_to_frame(c: &mut Criterion) {
             flip = !flip;
             let k = KeyEvent::new(KeyCode::Char(if flip { 'l' } else { 'h' }), KeyModifiers::NONE);
             let _ = app.on_key(k);
-            let (locus, cols) = (app.locus.clone(), app.cols);
+            let (locus, cols, generation) = (app.shared.locus.clone(), app.shared.cols, app.shared.generation);
             let data = bws.iter_mut().map(|bw| bw.binned(&locus.chrom, locus.start, locus.end, cols).unwrap()).collect();
-            let g = app.generation;
-            app.on_tracks(g, locus, data);
+            app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Columns { generation, locus, data }));
             term.draw(|f| f.render_widget(&app, f.area())).unwrap();
         })
     });

@@ -5,7 +5,7 @@
 //! operations), traced and scripted; graphs without a usable prefix fall back and say why.
 mod common;
 use common::*;
-use peakscope::config::OutputLayout;
+use peakscope::model::desc::{HeadPath, Layout};
 use peakscope::model::engine::{Model, ModelSpec, Precision};
 use peakscope::model::fast_ism::{self, mutant_batch, FastIsm, IsmPath};
 use peakscope::model::ism::{run_ism_with, IsmPlan};
@@ -18,20 +18,8 @@ use tch::{CModule, Device, IValue, Kind, Tensor};
 /// fp32 tolerance: |fast − naive| relative to the largest output
 const TOL: f64 = 1e-5;
 
-fn spec(path: &Path, l: usize, layout: OutputLayout) -> ModelSpec {
-    ModelSpec {
-        name: path.file_stem().unwrap().to_string_lossy().into_owned(),
-        path: path.to_path_buf(),
-        input_length: l,
-        targets: vec![],
-        layout,
-        bin_size: None,
-        rc: false,
-        shifts: 0,
-        batch_size: 64,
-        replicate_group: None,
-        optimize: true,
-    }
+fn spec(path: &Path, l: usize) -> ModelSpec {
+    ModelSpec::new(path.file_stem().unwrap().to_string_lossy(), path, l)
 }
 
 /// The Python-built models, written once per test process.
@@ -187,12 +175,15 @@ fn unsupported_graphs_fall_back_and_say_why() {
         let msg = format!("{err:#}");
         assert!(msg.contains(why), "{name}: {msg}");
         // and run_ism takes the naive path (auto) or refuses (fast)
-        let mut m = Model::load(spec(&model_path(name), l, OutputLayout::Scalar), Device::Cpu, Precision::F32).unwrap();
+        let mut m = Model::load(spec(&model_path(name), l), Device::Cpu, Precision::F32).unwrap();
         let plan = IsmPlan::from_sequence(&Rng::new(3).dna(l), (0, 4));
         let c = AtomicBool::new(false);
-        assert!(fast_ism::for_model(&m).is_err());
-        assert_eq!(run_ism_with(&mut m, &plan, false, &c, IsmPath::Auto, |_, _| {}).unwrap().done, plan.mutants.len());
-        let e = run_ism_with(&mut m, &plan, false, &c, IsmPath::Fast, |_, _| {}).unwrap_err();
+        assert!(fast_ism::for_model(&mut m).is_err());
+        let res = run_ism_with(&mut m, &plan, &c, IsmPath::Auto, |_, _, _| {}).unwrap();
+        assert_eq!(res.done, plan.mutants.len());
+        assert_eq!(res.path, "naive");
+        assert!(res.path_note.contains(why), "{}", res.path_note);
+        let e = run_ism_with(&mut m, &plan, &c, IsmPath::Fast, |_, _, _| {}).unwrap_err();
         assert!(format!("{e:#}").contains("no fast ISM"), "{e:#}");
     }
 }
@@ -210,44 +201,93 @@ fn count_models_have_no_fast_path() {
     }
 }
 
-/// ISM deltas through run_ism, fast and naive, with and without reverse-complement
-/// averaging; mutations at the first and last bases included.
-fn run_ism_agreement(path: &Path, l: usize, layout: OutputLayout, positions: impl Fn(u32) -> bool) -> f64 {
-    let mut m = Model::load(spec(path, l, layout), Device::Cpu, Precision::F32).unwrap();
-    let seq = Rng::new(21).dna(l);
-    let mut plan = IsmPlan::from_sequence(&seq, (0, l));
-    plan.mutants.retain(|&(p, _)| positions(p));
-    assert!(fast_ism::for_model(&m).is_ok(), "{}", fast_ism::for_model(&m).as_ref().as_ref().err().unwrap());
-    let c = AtomicBool::new(false);
+/// ISM deltas through run_ism, fast and naive, for the spec as given and with reverse-
+/// complement averaging and shifts; mutations at the first and last bases included. Returns
+/// the worst max |fast delta − naive delta| relative to the largest |naive delta|.
+fn run_ism_agreement(spec: ModelSpec, positions: impl Fn(u32) -> bool) -> f64 {
     let mut worst = 0f64;
-    for rc in [false, true] {
-        let fast = run_ism_with(&mut m, &plan, rc, &c, IsmPath::Fast, |_, _| {}).unwrap();
-        let naive = run_ism_with(&mut m, &plan, rc, &c, IsmPath::Naive, |_, _| {}).unwrap();
+    for (rc, shifts) in [(false, 0), (true, 0), (true, 2)] {
+        let mut s = spec.clone();
+        s.rc = rc;
+        s.shifts = shifts;
+        let ctx = s.context_length();
+        let mut m = Model::load(s, Device::Cpu, Precision::F32).unwrap();
+        let seq = Rng::new(21).dna(ctx);
+        // every shifted window must contain the region: 2 × shifts bases each side
+        let k = 2 * shifts as usize;
+        let mut plan = IsmPlan::from_sequence(&seq, (k, ctx - k));
+        plan.mutants.retain(|&(p, _)| positions(p - k as u32) || p as usize == k || p as usize == ctx - k - 1);
+        let f = fast_ism::for_model(&mut m);
+        assert!(f.is_ok(), "{}", f.as_ref().as_ref().err().unwrap());
+        let c = AtomicBool::new(false);
+        let fast = run_ism_with(&mut m, &plan, &c, IsmPath::Fast, |_, _, _| {}).unwrap();
+        let naive = run_ism_with(&mut m, &plan, &c, IsmPath::Naive, |_, _, _| {}).unwrap();
+        assert_eq!((fast.path, naive.path), ("fast", "naive"));
         assert_eq!(fast.done, plan.mutants.len());
-        let scale = naive.alt_pred.iter().chain(&naive.ref_pred).fold(0f32, |a, &b| a.max(b.abs())) as f64;
-        let mut d = 0f64;
-        for k in 0..plan.mutants.len() {
-            for t in 0..naive.n_targets {
-                d = d.max((fast.delta(k, t) - naive.delta(k, t)).abs() as f64);
-            }
-        }
-        eprintln!("{} rc={rc}: max |fast delta - naive delta| = {:.2e} of the largest prediction", path.display(), d / scale);
+        assert_eq!(fast.ref_height, naive.ref_height);
+        let scale = naive.deltas.iter().fold(0f64, |a, &b| a.max(b.abs()));
+        assert!(scale > 0.0, "mutations changed nothing");
+        let d = fast.deltas.iter().zip(&naive.deltas).fold(0f64, |a, (x, y)| a.max((x - y).abs()));
+        eprintln!("{} rc={rc} shifts={shifts}: {} mutants, max |fast delta - naive delta| = {:.2e} of the largest delta", m.spec.name, plan.mutants.len(), d / scale);
         worst = worst.max(d / scale);
     }
     worst
 }
 
 #[test]
-fn basset_deltas_equal_naive_with_and_without_rc() {
+fn basset_deltas_equal_naive_with_rc_and_shifts() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("basset.pt");
     zoo::save(&zoo::basset(10, 1).unwrap().0, &p).unwrap();
-    let w = run_ism_agreement(&p, 1344, OutputLayout::Scalar, |p| !(12..1332).contains(&p) || (660..672).contains(&p));
+    let w = run_ism_agreement(spec(&p, 1344), |p| !(12..1332).contains(&p) || (660..672).contains(&p));
     assert!(w <= TOL, "basset: {w:.2e}");
 }
 
 #[test]
-fn bpnet_deltas_through_run_ism_with_rc() {
-    let w = run_ism_agreement(&model_path("bpnet_traced"), 400, OutputLayout::Scalar, |p| p < 30 || p >= 370 || (190..210).contains(&p));
-    assert!(w <= TOL, "bpnet: {w:.2e}");
+fn demo_models_deltas_equal_naive() {
+    // the demo's Basset-style nets (conv, batch norm, gelu, max pool ×3, dense), one and
+    // several traced together as one module, untrained
+    use peakscope::demo::train::{trace, Net, NetSpec};
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let s = NetSpec { filters: [16, 24, 32], dense: 16, outputs: 3 };
+    let (a, b) = (Net::new(&(vs.root() / "a"), s), Net::new(&(vs.root() / "b"), s));
+    let d = tempfile::tempdir().unwrap();
+    for (name, nets) in [("one", vec![&a]), ("two", vec![&a, &b])] {
+        let p = d.path().join(format!("demo_{name}.pt"));
+        zoo::save(&trace(&nets, name).unwrap(), &p).unwrap();
+        let w = run_ism_agreement(spec(&p, 1344), |p| p < 8 || p >= 1336 || (600..616).contains(&p));
+        assert!(w <= TOL, "demo {name}: {w:.2e}");
+    }
+}
+
+#[test]
+fn bpnet_and_profile_deltas_through_run_ism() {
+    let mut s = spec(&model_path("bpnet_traced"), 400);
+    s.height.head = HeadPath::parse("1").unwrap();
+    let w = run_ism_agreement(s, |p| p < 30 || p >= 366 || (190..210).contains(&p));
+    assert!(w <= TOL, "bpnet counts: {w:.2e}");
+    // a fully convolutional (N, 3, 150) output read as 3 base-resolution tracks
+    let mut s = spec(&model_path("profile_traced"), 150);
+    s.height.layout = Layout::TargetsBins;
+    s.height.bin_size = Some(1);
+    let w = run_ism_agreement(s, |_| true);
+    assert!(w <= TOL, "profile: {w:.2e}");
+}
+
+#[test]
+fn pooling_and_chrombpnet_deltas_through_run_ism() {
+    let w = run_ism_agreement(spec(&model_path("pools_traced"), 301), |p| p < 12 || p >= 285 || (140..160).contains(&p));
+    assert!(w <= TOL, "pools: {w:.2e}");
+    let mut s = spec(&model_path("chrombpnet_scripted"), 400);
+    s.height.head = HeadPath::parse("counts").unwrap();
+    let w = run_ism_agreement(s, |p| p < 20 || p >= 376 || (190..200).contains(&p));
+    assert!(w <= TOL, "chrombpnet: {w:.2e}");
+}
+
+#[test]
+fn model_sets_run_every_file_fast() {
+    let mut s = spec(&model_path("pools_traced"), 301);
+    s.paths = vec![model_path("pools_traced"), model_path("pools_scripted")];
+    let w = run_ism_agreement(s, |p| p < 6 || p >= 290);
+    assert!(w <= TOL, "set: {w:.2e}");
 }

@@ -1,8 +1,14 @@
 //! The terminal UI without a terminal: state transitions driven by keys, and TestBackend
 //! renders of the demo project.
 use peakscope::config::ProjectConfig;
-use peakscope::tui::app::{App, Mode, Request, Scale, LABEL_W};
+use peakscope::jobs::worker::ReplyKind;
+use peakscope::tui::app::{App, Mode, Request, LABEL_W};
 use peakscope::tui::app_for;
+use peakscope::tui::components::ism::{Ism, IsmEvent, IsmTask};
+use peakscope::tui::components::metrics::{EvalTask, Metrics, MetricsEvent};
+use peakscope::tui::components::peaks::{HeightsTask, PeakList, PeakSort};
+use peakscope::tui::components::tracks::{ColumnsTask, Scale, Tracks, TracksEvent};
+use peakscope::tui::shared::PredictTask;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -36,52 +42,52 @@ fn navigation_by_keys() {
     assert!(matches!(app.mode, Mode::Prompt { .. }));
     typed(&mut app, "chr2:10,001-20,000");
     let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.locus.display(), "chr2:10,001-20,000");
-    assert!(matches!(&reqs[0], Request::Tracks { locus, cols: 88, .. } if *locus == app.locus));
+    assert_eq!(app.shared.locus.display(), "chr2:10,001-20,000");
+    assert!(reqs[0].task::<ColumnsTask>().is_some_and(|t| t.locus == app.shared.locus && t.cols == 88), "{reqs:?}");
     // pan right a tenth, with a count prefix: 3l = 3 kb
     typed(&mut app, "3l");
-    assert_eq!((app.locus.start, app.locus.end), (13_000, 23_000));
+    assert_eq!((app.shared.locus.start, app.shared.locus.end), (13_000, 23_000));
     app.on_key(key('H'));
-    assert_eq!(app.locus.start, 3_000);
+    assert_eq!(app.shared.locus.start, 3_000);
     // zoom keeps the centre
     app.on_key(key('+'));
-    assert_eq!((app.locus.start, app.locus.end), (5_500, 10_500));
+    assert_eq!((app.shared.locus.start, app.shared.locus.end), (5_500, 10_500));
     app.on_key(key('-'));
-    assert_eq!(app.locus.len(), 10_000);
+    assert_eq!(app.shared.locus.len(), 10_000);
     // pan past the chromosome start clamps at 0
     typed(&mut app, "50h");
-    assert_eq!(app.locus.start, 0);
+    assert_eq!(app.shared.locus.start, 0);
     // next peak selects it and centres the view; N goes back within the same cluster
     app.on_key(key('n'));
-    let first = app.selected.unwrap();
-    let label = app.peaks.get(first).unwrap().label.clone();
+    let first = app.shared.selected.unwrap();
+    let label = app.shared.peaks.get(first).unwrap().label.clone();
     app.on_key(key('n'));
-    let second = app.selected.unwrap();
+    let second = app.shared.selected.unwrap();
     assert_ne!(first, second);
-    assert_eq!(app.peaks.get(second).unwrap().label, label, "n stays in the selected peak's cluster");
+    assert_eq!(app.shared.peaks.get(second).unwrap().label, label, "n stays in the selected peak's cluster");
     app.on_key(key('N'));
-    assert_eq!(app.selected, Some(first));
+    assert_eq!(app.shared.selected, Some(first));
     // gene and peak names
     app.on_key(key('g'));
     typed(&mut app, "CD19");
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert!(app.status.contains("gene CD19"), "{}", app.status);
+    assert!(app.shared.status.contains("gene CD19"), "{}", app.shared.status);
     app.on_key(key(':'));
     typed(&mut app, "peak10");
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.selected, app.peaks.find_name("peak10"));
+    assert_eq!(app.shared.selected, app.shared.peaks.find_name("peak10"));
     // bad input: explained, nothing moves
-    let before = app.locus.clone();
+    let before = app.shared.locus.clone();
     app.on_key(key(':'));
     typed(&mut app, "chrZ:1-10");
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.locus, before);
-    assert!(app.status.contains("no chromosome 'chrZ'"), "{}", app.status);
+    assert_eq!(app.shared.locus, before);
+    assert!(app.shared.status.contains("no chromosome 'chrZ'"), "{}", app.shared.status);
     // scale, model, help, quit
     app.on_key(key('s'));
-    assert_eq!(app.scale, Scale::PerTrack);
+    assert_eq!(app.component::<Tracks>().scale, Scale::PerTrack);
     app.on_key(key('m'));
-    assert_eq!(app.model, 1);
+    assert_eq!(app.shared.models.active, 1);
     app.on_key(key('?'));
     assert_eq!(app.mode, Mode::Help);
     app.on_key(key('x'));
@@ -94,11 +100,11 @@ fn navigation_by_keys() {
 fn stale_track_data_is_dropped() {
     let (_d, mut app, _) = demo_app();
     app.resize(80, 24);
-    let old = app.generation;
-    let old_locus = app.locus.clone();
+    let old = app.shared.generation;
+    let old_locus = app.shared.locus.clone();
     app.on_key(key('l'));
-    app.on_tracks(old, old_locus, vec![None; 8]);
-    assert!(app.data.is_none(), "a reply for a locus the user left is ignored");
+    app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Columns { generation: old, locus: old_locus, data: vec![None; 8] }));
+    assert!(app.component::<Tracks>().data.is_none(), "a reply for a locus the user left is ignored");
 }
 
 fn render(app: &App, w: u16, h: u16) -> Vec<String> {
@@ -117,17 +123,18 @@ fn track_panel_renders_measured_rows_peaks_and_genes_in_place() {
     let mut data = Vec::new();
     for t in &cfg.tracks {
         let mut bw = peakscope::genome::BigWig::open(&t.bigwig).unwrap();
-        data.push(bw.binned(&app.locus.chrom, app.locus.start, app.locus.end, app.cols).unwrap());
+        let l = &app.shared.locus;
+        data.push(bw.binned(&l.chrom, l.start, l.end, app.shared.cols).unwrap());
     }
-    let g = app.generation;
-    app.on_tracks(g, app.locus.clone(), data);
+    let (generation, locus) = (app.shared.generation, app.shared.locus.clone());
+    app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Columns { generation, locus, data }));
     let lines = render(&app, 120, 32);
     assert!(lines[0].contains("chr1:1-7,622"), "{}", lines[0]);
     let row = |name: &str| lines.iter().find(|l| l.starts_with(name)).unwrap().clone();
     // the Myeloid-specific peak0 (chr1:2,387-2,858) is where Myeloid's signal is
-    let peak = app.peaks.find_name("peak0").unwrap();
-    let p = app.peaks.get(peak).unwrap().clone();
-    let col = |pos: u64| LABEL_W as usize + (pos * app.cols as u64 / app.locus.len()) as usize;
+    let peak = app.shared.peaks.find_name("peak0").unwrap();
+    let p = app.shared.peaks.get(peak).unwrap().clone();
+    let col = |pos: u64| LABEL_W as usize + (pos * app.shared.cols as u64 / app.shared.locus.len()) as usize;
     let peaks_row: Vec<char> = row("peaks").chars().collect();
     assert_eq!(peaks_row[col(p.start + (p.end - p.start) / 2)], '▬', "{}", row("peaks"));
     let myeloid: Vec<char> = row("Myeloid").chars().collect();
@@ -150,42 +157,46 @@ fn track_panel_renders_measured_rows_peaks_and_genes_in_place() {
 fn ism_and_metrics_panels_fill_in_from_job_events() {
     let (_d, mut app, _) = demo_app();
     app.resize(120, 40);
-    assert_eq!(app.on_key(key('i')), vec![], "no peak selected yet");
-    assert!(app.status.contains("select a peak"));
-    app.models_ready = true;
+    assert!(app.on_key(key('i')).is_empty(), "no peak selected yet");
+    assert!(app.shared.status.contains("select a peak"));
+    app.shared.models.ready = true;
     app.on_key(key('n'));
-    let peak = app.selected.unwrap();
+    let peak = app.shared.selected.unwrap();
     let reqs = app.on_key(key('i'));
-    assert_eq!(reqs, vec![Request::Ism { model: 0, peak }]);
-    assert_eq!(app.panel, peakscope::tui::app::Panel::Ism);
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert!(reqs[0].task::<IsmTask>().is_some_and(|t| (t.model, t.peak) == (0, peak)), "{reqs:?}");
+    assert_eq!(app.shared.panel, Some("ism"));
     // the predictor announces the plan, streams chunks, then labels the hot spot
-    app.on_ism_started(peak, 0, 1000, b"ACGT".to_vec(), vec![(0, 1), (0, 2), (0, 3), (1, 0)]);
-    let t = app.tracks.len();
-    app.on_ism_chunk(peak, vec![1.0; t], 0, vec![]);
-    app.on_ism_chunk(peak, vec![], 0, vec![vec![3.0; t], vec![0.5; t]]);
-    let v = app.ism.as_ref().unwrap();
+    let ism = |app: &mut App, ev: IsmEvent| app.deliver::<Ism>(ReplyKind::Event(ev));
+    ism(&mut app, IsmEvent::Started { peak, model: 0, region_start: 1000, seq: b"ACGT".to_vec(), mutants: vec![(0, 1), (0, 2), (0, 3), (1, 0)] });
+    let t = app.shared.tracks.len();
+    ism(&mut app, IsmEvent::Reference { peak, values: vec![1.0; t] });
+    ism(&mut app, IsmEvent::Chunk { peak, first: 0, preds: vec![vec![3.0; t], vec![0.5; t]], deltas: vec![vec![2.0; t], vec![-0.5; t]] });
+    let v = app.component::<Ism>().view.as_ref().unwrap();
     assert_eq!(v.done, 2);
     assert_eq!(v.delta(0, 1, 0), Some(2.0));
     assert_eq!(v.delta(0, 2, 0), Some(-0.5));
     assert_eq!(v.delta(0, 3, 0), None, "not computed yet");
     assert_eq!(v.delta(0, 0, 0), None, "reference base");
-    app.on_ism_done(peak, vec![Some("HNF4A 0.95 @ 1,001".into()); t]);
+    ism(&mut app, IsmEvent::Done { peak, motifs: vec![Some("HNF4A 0.95 @ 1,001".into()); t] });
     let screen = render(&app, 120, 40).join("\n");
     assert!(screen.contains("2/4 mutants") && screen.contains("HNF4A 0.95"), "{screen}");
     // a reply for another peak is ignored
-    app.on_ism_chunk(peak + 1, vec![9.0; t], 0, vec![vec![9.0; t]]);
-    assert_eq!(app.ism.as_ref().unwrap().done, 2);
+    ism(&mut app, IsmEvent::Reference { peak: peak + 1, values: vec![9.0; t] });
+    ism(&mut app, IsmEvent::Chunk { peak: peak + 1, first: 0, preds: vec![vec![9.0; t]], deltas: vec![vec![8.0; t]] });
+    assert_eq!(app.component::<Ism>().view.as_ref().unwrap().done, 2);
 
     // metrics: e starts, snapshots fill the table, e again stops
-    assert_eq!(app.on_key(key('e')), vec![Request::EvalStart]);
-    assert!(app.eval.running);
+    let reqs = app.on_key(key('e'));
+    assert!(matches!(&reqs[..], [r] if r.task::<EvalTask>().is_some()), "{reqs:?}");
+    assert!(app.component::<Metrics>().eval.running);
     let layout = peakscope::eval::stream::EvalLayout {
-        tracks: app.tracks.clone(),
+        tracks: app.shared.tracks.clone(),
         models: vec![peakscope::eval::stream::ModelLayout {
-            name: app.models[0].clone(),
+            name: app.shared.models.names[0].clone(),
             group: None,
             outputs: (0..t).map(Some).collect(),
-            output_names: app.tracks.clone(),
+            output_names: app.shared.tracks.clone(),
         }],
         strata: peakscope::eval::strata::Strata::new(&[], &["u".into()], &[1], false),
         has_calls: false,
@@ -200,12 +211,14 @@ fn ism_and_metrics_panels_fill_in_from_job_events() {
             called: vec![false; t],
         });
     }
-    app.on_eval_progress(5, 10, Some(st.snapshot(false)), st.layout.strata.names().to_vec());
+    let strata = st.layout.strata.names().to_vec();
+    app.deliver::<Metrics>(ReplyKind::Event(MetricsEvent::Snapshot { done: 5, total: 10, snapshot: Box::new(st.snapshot(false)), strata }));
     let screen = render(&app, 120, 40).join("\n");
     assert!(screen.contains("5/10 peaks (50%)") && screen.contains("ubiquitous"), "{screen}");
-    assert_eq!(app.on_key(key('e')), vec![Request::EvalStop]);
-    app.on_eval_done(Ok(()));
-    assert!(!app.eval.running);
+    let reqs = app.on_key(key('e'));
+    assert!(matches!(&reqs[..], [r] if r.is_cancel()), "{reqs:?}");
+    app.deliver::<Metrics>(ReplyKind::Finished { cancelled: false });
+    assert!(!app.component::<Metrics>().eval.running);
 }
 
 #[test]
@@ -222,10 +235,12 @@ fn sessions_and_exports() {
     // ":w FILE" and ":export FILE" become requests for the runtime
     app.on_key(key(':'));
     typed(&mut app, "w /tmp/x.toml");
-    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)), vec![Request::SaveSession("/tmp/x.toml".into())]);
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(matches!(&reqs[..], [Request::SaveSession(p)] if p.as_path() == std::path::Path::new("/tmp/x.toml")), "{reqs:?}");
     app.on_key(key(':'));
     typed(&mut app, "export view.svg");
-    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)), vec![Request::Export("view.svg".into())]);
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(matches!(&reqs[..], [Request::Export(p)] if p.as_path() == std::path::Path::new("view.svg")), "{reqs:?}");
     // save and restore into a fresh app
     let path = d.path().join("s.toml");
     let s = Session::of(&app, &cfg.source);
@@ -235,13 +250,17 @@ fn sessions_and_exports() {
     let mut fresh = app_for(&cfg).unwrap();
     fresh.resize(100, 30);
     back.apply(&mut fresh).unwrap();
-    assert_eq!((fresh.locus.clone(), fresh.model, fresh.scale, fresh.ism_track, fresh.selected), (app.locus.clone(), 1, Scale::PerTrack, 1, app.selected));
-    assert!(fresh.is_hidden(1) && !fresh.is_hidden(0), "hidden cell types come back");
+    assert_eq!(
+        (fresh.shared.locus.clone(), fresh.shared.models.active, fresh.component::<Tracks>().scale, fresh.shared.focused_track, fresh.shared.selected),
+        (app.shared.locus.clone(), 1, Scale::PerTrack, 1, app.shared.selected)
+    );
+    let hidden = |a: &App, t: usize| a.component::<Tracks>().is_hidden(t);
+    assert!(hidden(&fresh, 1) && !hidden(&fresh, 0), "hidden cell types come back");
     // exports: text has the header; SVG is well-formed enough to hold text cells
     let txt = d.path().join("v.txt");
     export_view(&app, 100, 30, &txt).unwrap();
     let t = std::fs::read_to_string(&txt).unwrap();
-    assert!(t.lines().next().unwrap().contains(&app.locus.display()), "{t}");
+    assert!(t.lines().next().unwrap().contains(&app.shared.locus.display()), "{t}");
     let svg = d.path().join("v.svg");
     export_view(&app, 100, 30, &svg).unwrap();
     let s = std::fs::read_to_string(&svg).unwrap();
@@ -251,41 +270,45 @@ fn sessions_and_exports() {
 
 #[test]
 fn peak_list_sorts_scopes_and_jumps() {
-    use peakscope::tui::app::{Panel, PeakSort};
     let (_d, mut app, _) = demo_app();
     app.resize(120, 40);
     app.goto("chr1:1-60,000").unwrap();
-    let in_view = app.list_source();
+    fn list(a: &App) -> &PeakList {
+        a.component::<PeakList>()
+    }
+    let in_view = list(&app).source(&app.shared);
     assert!(in_view.len() > 5);
     // tab three times: ISM, metrics, peaks; opening the list asks for heights
     app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     let reqs = app.on_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
-    assert_eq!(app.panel, Panel::Peaks);
-    assert!(reqs.iter().any(|r| matches!(r, Request::Heights { peaks } if *peaks == in_view)));
+    assert_eq!(app.shared.panel, Some("peaks"));
+    assert!(reqs.iter().any(|r| r.task::<HeightsTask>().is_some_and(|h| h.peaks == in_view)), "{reqs:?}");
     // heights arrive: sorted by measured (track of the list), largest first
-    let t = app.tracks.len();
+    let t = app.shared.tracks.len();
     let vals: Vec<Vec<f64>> = in_view.iter().enumerate().map(|(k, _)| vec![(k * 7 % 11) as f64; t]).collect();
-    app.on_heights(in_view.clone(), vals);
-    let rows = app.list_rows();
-    let m: Vec<f64> = rows.iter().map(|&i| app.list_values(i).0.unwrap()).collect();
+    app.deliver::<PeakList>(ReplyKind::Event(peakscope::tui::components::peaks::PeaksEvent::Heights { peaks: in_view.clone(), values: vals }));
+    let rows = list(&app).rows(&app.shared);
+    let m: Vec<f64> = rows.iter().map(|&i| list(&app).values(&app.shared, i).0.unwrap()).collect();
     assert!(m.windows(2).all(|w| w[0] >= w[1]), "{m:?}");
     // r cycles the sort key; position order is the peak order
     for _ in 0..4 {
         app.on_key(key('r'));
     }
-    assert_eq!(app.list.sort, PeakSort::Position);
-    assert_eq!(app.list_rows(), in_view);
+    assert_eq!(list(&app).sort, PeakSort::Position);
+    assert_eq!(list(&app).rows(&app.shared), in_view);
     // j moves the cursor, enter jumps to that peak
     app.on_key(key('j'));
     app.on_key(key('j'));
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert_eq!(app.selected, Some(in_view[2]));
+    assert_eq!(app.shared.selected, Some(in_view[2]));
     // f lists the selected peak's whole cluster
     app.on_key(key('f'));
-    let label = app.peaks.get(in_view[2]).unwrap().label.clone();
-    assert!(app.list_source().iter().all(|&i| app.peaks.get(i).unwrap().label == label));
-    assert!(app.list_source().len() > in_view.iter().filter(|&&i| app.peaks.get(i).unwrap().label == label).count());
+    let peaks = &app.shared.peaks;
+    let label = peaks.get(in_view[2]).unwrap().label.clone();
+    let source = list(&app).source(&app.shared);
+    assert!(source.iter().all(|&i| peaks.get(i).unwrap().label == label));
+    assert!(source.len() > in_view.iter().filter(|&&i| peaks.get(i).unwrap().label == label).count());
     let screen = render(&app, 120, 40).join("\n");
     assert!(screen.contains("selected peak's cluster") && screen.contains("sorted by position"), "{screen}");
 }
@@ -294,27 +317,30 @@ fn peak_list_sorts_scopes_and_jumps() {
 fn compare_models_hide_cell_types_and_show_jobs() {
     let (_d, mut app, _) = demo_app();
     app.resize(140, 50);
-    app.models_ready = true;
+    app.shared.models.ready = true;
     app.goto("chr1:1-20,000").unwrap();
     // M adds a comparison model and asks for its predictions too
     let reqs = app.on_key(key('M'));
-    assert_eq!(app.compare, Some(1));
-    assert!(reqs.iter().any(|r| matches!(r, Request::Predict { model: 1, .. })));
-    let in_view = app.peaks.overlapping(&app.locus.chrom, app.locus.start, app.locus.end);
-    let t = app.tracks.len();
-    app.on_preds(0, in_view.clone(), in_view.iter().map(|_| vec![100.0; t]).collect());
-    app.on_preds(1, in_view.clone(), in_view.iter().map(|_| vec![50.0; t]).collect());
+    assert_eq!(app.shared.models.compare, Some(1));
+    assert!(reqs.iter().any(|r| r.task::<PredictTask<TracksEvent>>().is_some_and(|p| p.model == 1)), "{reqs:?}");
+    let in_view = app.shared.in_view();
+    let t = app.shared.tracks.len();
+    for (model, v) in [(0, 100.0), (1, 50.0)] {
+        let preds = peakscope::tui::shared::Preds { model, peaks: in_view.clone(), values: in_view.iter().map(|_| vec![v; t]).collect() };
+        app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Preds(preds)));
+    }
+    let names = app.shared.models.names.clone();
     let screen = render(&app, 140, 50);
-    assert!(screen[0].contains(&format!("vs {}", app.models[1])), "{}", screen[0]);
-    assert!(screen.iter().any(|l| l.starts_with(&format!("  vs {}", &app.models[1][..6]))), "{}", screen.join("\n"));
+    assert!(screen[0].contains(&format!("vs {}", names[1])), "{}", screen[0]);
+    assert!(screen.iter().any(|l| l.starts_with(&format!("  vs {}", &names[1][..6]))), "{}", screen.join("\n"));
     // cycling past the last model turns the comparison off
-    for _ in 0..app.models.len() - 1 {
+    for _ in 0..names.len() - 1 {
         app.on_key(key('M'));
     }
-    assert_eq!(app.compare, None);
+    assert_eq!(app.shared.models.compare, None);
     // c focuses a cell type, x hides it from the track panel
     app.on_key(key('c'));
-    let hidden = app.tracks[app.ism_track].clone();
+    let hidden = app.shared.tracks[app.shared.focused_track].clone();
     app.on_key(key('x'));
     let row_label = format!("{hidden:<11}");
     let screen = render(&app, 140, 50);
@@ -322,9 +348,235 @@ fn compare_models_hide_cell_types_and_show_jobs() {
     app.on_key(key('x'));
     assert!(render(&app, 140, 50).iter().any(|l| l.starts_with(&row_label)));
     // running jobs appear in the header
-    app.eval.running = true;
-    app.eval.done = 50;
-    app.eval.total = 200;
+    let eval = &mut app.component_mut::<Metrics>().eval;
+    eval.running = true;
+    eval.done = 50;
+    eval.total = 200;
     assert_eq!(app.jobs_line(), "eval 25%");
     assert!(render(&app, 140, 50)[0].contains("eval 25%"));
+}
+
+#[test]
+fn any_terminal_size_draws() {
+    let (_d, mut app, cfg) = demo_app();
+    app.shared.models.ready = true;
+    app.goto("chr1:1-20,000").unwrap();
+    let mut data = Vec::new();
+    for t in &cfg.tracks {
+        let mut bw = peakscope::genome::BigWig::open(&t.bigwig).unwrap();
+        data.push(bw.binned("chr1", 0, 20_000, 200).unwrap());
+    }
+    let in_view = app.shared.in_view();
+    let t = app.shared.tracks.len();
+    app.on_key(key('n'));
+    let peak = app.shared.selected.unwrap();
+    app.deliver::<Ism>(ReplyKind::Event(IsmEvent::Started { peak, model: 0, region_start: 10, seq: b"ACGTN".to_vec(), mutants: vec![(0, 1), (4, 0)] }));
+    app.deliver::<Ism>(ReplyKind::Event(IsmEvent::Chunk { peak, first: 0, preds: vec![vec![2.0; t]], deltas: vec![vec![1.0; t]] }));
+    app.shared.models.preds.extend(in_view.iter().map(|&p| ((0, p), vec![1.0; t])));
+    // every panel, the help popup and a long prompt, at every size from 0×0 up, and after
+    // a resize to each
+    let panels: Vec<Option<&'static str>> = std::iter::once(None).chain(app.panels().into_iter().map(Some)).collect();
+    for panel in panels {
+        app.shared.panel = panel;
+        for mode in [Mode::Normal, Mode::Help, Mode::Prompt { search: false, text: "x".repeat(300) }] {
+            app.mode = mode;
+            for w in (0..=45).chain([80, 121, 200]) {
+                for h in (0..=20).chain([24, 50]) {
+                    app.resize(w, h);
+                    let (generation, locus) = (app.shared.generation, app.shared.locus.clone());
+                    let cols = app.shared.cols;
+                    let data = data.iter().map(|d| d.as_ref().map(|v| v.iter().cycle().take(cols).cloned().collect())).collect();
+                    app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Columns { generation, locus, data }));
+                    let lines = render(&app, w, h);
+                    if (w, h) == (20, 4) {
+                        assert!(lines[0].starts_with("terminal too small"), "{lines:?}");
+                    }
+                }
+            }
+        }
+    }
+    // a 2-row terminal keeps a readable message
+    app.mode = Mode::Normal;
+    assert!(render(&app, 80, 2)[0].starts_with("terminal too small (80×2)"));
+}
+
+#[test]
+fn paste_goes_into_the_prompt_and_a_good_goto_clears_an_old_error() {
+    let (_d, mut app, _) = demo_app();
+    app.resize(100, 30);
+    app.on_key(key(':'));
+    typed(&mut app, "chrZ:1-10");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(app.shared.status.contains("no chromosome 'chrZ'"));
+    // a 10 kB paste is text in the prompt; Enter answers at once
+    app.on_key(key(':'));
+    let junk = "chr1:1-1000\n".repeat(900);
+    assert!(junk.len() > 10_000);
+    assert!(app.on_paste(&junk).is_empty());
+    assert!(matches!(&app.mode, Mode::Prompt { text, .. } if text.len() == junk.len() && !text.contains('\n')));
+    let screen = render(&app, 100, 30);
+    assert!(screen[29].starts_with(":") && screen[29].contains("chr1:1-1000"), "the prompt shows the end of what was typed: {}", screen[29]);
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.mode, Mode::Normal);
+    // Esc answers at once too
+    app.on_key(key(':'));
+    app.on_paste(&junk);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert_eq!(app.mode, Mode::Normal);
+    // a paste in normal mode opens the goto prompt with it
+    app.on_paste("chr2:5,001-9,000");
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.shared.locus.display(), "chr2:5,001-9,000");
+    assert!(!reqs.is_empty(), "the new view asks for its data");
+    assert!(!app.shared.status.contains("chrZ"), "the old error is gone: {}", app.shared.status);
+}
+
+#[test]
+fn ctrl_c_quits_from_any_mode() {
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    for setup in [":", "?", ""] {
+        let (_d, mut app, _) = demo_app();
+        // even with q and ctrl+c rebound
+        app.keymap = peakscope::tui::keymap::Keymap::with_overrides("[keys]\nq = \"help\"\n\"ctrl+c\" = \"help\"\n").unwrap();
+        typed(&mut app, setup);
+        app.on_key(ctrl_c);
+        assert!(app.quit, "after '{setup}'");
+    }
+}
+
+#[test]
+fn every_command_is_handled_by_a_component_or_the_app() {
+    use peakscope::tui::commands::{Action, CommandSet};
+    let (_d, _, cfg) = demo_app();
+    for c in Action::ALL {
+        let mut app = app_for(&cfg).unwrap();
+        app.resize(120, 40);
+        app.shared.models.ready = true;
+        app.goto("chr1:1-60,000").unwrap();
+        app.on_key(key('n'));
+        // list commands act on the open peak list
+        app.shared.panel = Some("peaks");
+        assert!(app.command(c.action, 1).is_some(), "nobody handles {}", c.name);
+    }
+}
+
+#[test]
+fn sessions_are_versioned_and_foreign_files_are_refused_clearly() {
+    use peakscope::tui::export::{Session, SESSION_VERSION};
+    let (d, mut app, cfg) = demo_app();
+    app.resize(100, 30);
+    let write = |name: &str, text: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // a session written before sessions had a version still opens
+    let v1 = write(
+        "v1.toml",
+        &format!(
+            "config = \"{}\"\nlocus = \"chr2:5,001-9,000\"\nmodel = \"{}\"\npanel = \"none\"\nscale = \"pertrack\"\nism_track = \"{}\"\nhidden = []\n",
+            cfg.source.display(),
+            app.shared.models.names[1],
+            app.shared.tracks[2]
+        ),
+    );
+    let s = Session::load(&v1).unwrap();
+    assert_eq!((s.version, s.panel.as_deref(), s.scale), (1, None, Scale::PerTrack));
+    s.apply(&mut app).unwrap();
+    assert_eq!((app.shared.models.active, app.shared.focused_track, app.component::<Tracks>().scale), (1, 2, Scale::PerTrack));
+    // what this version writes says its version and reads back the same
+    app.shared.panel = Some("metrics");
+    let now = Session::of(&app, &cfg.source);
+    let text = now.to_toml().unwrap();
+    assert!(text.contains(&format!("version = {SESSION_VERSION}")) && text.contains("scale = \"per_track\"") && text.contains("panel = \"metrics\""), "{text}");
+    assert_eq!(Session::load(&write("v2.toml", &text)).unwrap(), now);
+    // a project config given as a session
+    let err = Session::load(&cfg.source).unwrap_err().to_string();
+    assert!(err.contains("not a peakscope session") && err.contains("project config"), "{err}");
+    // not TOML at all, a newer format, an unknown field, an unknown panel, another project's model
+    let err = Session::load(&write("bin.toml", "\u{1}\u{2}binary")).unwrap_err().to_string();
+    assert!(err.contains("not a peakscope session (not TOML"), "{err}");
+    let err = Session::load(&write("v9.toml", &text.replace(&format!("version = {SESSION_VERSION}"), "version = 9"))).unwrap_err().to_string();
+    assert!(err.contains("format 9 was written by a newer peakscope"), "{err}");
+    let err = Session::load(&write("extra.toml", &format!("{text}\nzoom = 3\n"))).unwrap_err().to_string();
+    assert!(err.contains("unknown field `zoom`"), "{err}");
+    let bad_panel = Session::load(&write("panel.toml", &text.replace("\"metrics\"", "\"variants\""))).unwrap();
+    let err = bad_panel.apply(&mut app).unwrap_err().to_string();
+    assert!(err.contains("unknown panel 'variants' (panels: ism, metrics, peaks)"), "{err}");
+    let other = Session { model: Some("enformer".into()), ..now.clone() };
+    assert!(other.apply(&mut app).unwrap_err().to_string().contains("no model 'enformer'"));
+}
+
+#[test]
+fn help_lists_every_command_from_the_table() {
+    use peakscope::tui::commands::{Action, CommandSet};
+    let (_d, mut app, _) = demo_app();
+    app.on_key(key('?'));
+    let help = render(&app, 160, 40).join("\n");
+    for c in Action::ALL {
+        assert!(help.contains(&c.describe[..c.describe.len().min(60)]), "{} is missing from help:\n{help}", c.name);
+    }
+    assert!(help.contains("h ← N pan left"), "counted commands are marked: {help}");
+}
+
+/// The ISM panel's numbers are `peakscope ism`'s, including the strand averaging of an
+/// `rc = true` model (it used to run forward-only while its reference averaged both strands).
+#[test]
+fn ism_panel_equals_the_ism_command_for_a_strand_averaging_model() {
+    use peakscope::jobs::view::{IsmUpdate, Predictor};
+    use std::collections::HashMap;
+    let (_d, _, cfg) = demo_app();
+    let ism_of = |rc: bool| -> HashMap<(u64, char, String), f32> {
+        let mut c = cfg.clone();
+        c.models.truncate(1);
+        c.models[0].rc = rc;
+        let p = Predictor::open(&c, tch::Device::Cpu).unwrap();
+        let (mut start, mut mutants, mut alt) = (0i64, vec![], HashMap::new());
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = p
+            .ism(0, &peakscope::genome::Locus::new("chr1", 2_000, 2_040), cancel, |u| match u {
+                IsmUpdate::Plan { region_start, mutants: m, .. } => (start, mutants) = (region_start, m),
+                IsmUpdate::Reference(_) => {}
+                IsmUpdate::Chunk { first, deltas, .. } => alt.extend(deltas.into_iter().enumerate().map(|(k, v)| (first + k, v))),
+            })
+            .unwrap();
+        assert!(!s.cancelled && s.done == 120, "{}", s.done);
+        let mut out = HashMap::new();
+        for (k, &(o, a)) in mutants.iter().enumerate() {
+            for (t, name) in c.tracks.iter().enumerate() {
+                out.insert(((start + o as i64) as u64, b"ACGT"[a as usize] as char, name.name.clone()), alt[&k][t] as f32);
+            }
+        }
+        out
+    };
+    let ui = ism_of(true);
+    // the command on a config whose model averages the strands
+    let text = std::fs::read_to_string(&cfg.source).unwrap();
+    let mut table: toml::Table = toml::from_str(&text).unwrap();
+    table["models"].as_array_mut().unwrap()[0].as_table_mut().unwrap().insert("rc".into(), toml::Value::Boolean(true));
+    // next to the original: its relative paths resolve against its folder
+    let rc_cfg = cfg.source.parent().unwrap().join("rc.toml");
+    std::fs::write(&rc_cfg, toml::to_string(&table).unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peakscope"))
+        .args(["ism", "--config"])
+        .arg(&rc_cfg)
+        .args(["--model", &cfg.models[0].name, "--region", "chr1:2,001-2,040", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tsv = String::from_utf8(out.stdout).unwrap();
+    let mut n = 0;
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let key = (f[0].parse::<u64>().unwrap(), f[2].chars().next().unwrap(), f[3].to_string());
+        let cli: f32 = f[6].parse().unwrap();
+        let got = ui[&key];
+        assert!((got - cli).abs() <= 1e-5 * (1.0 + cli.abs()), "{key:?}: panel {got} vs ism {cli}");
+        n += 1;
+    }
+    assert_eq!(n, ui.len());
+    // and the strand averaging matters here: forward-only deltas differ
+    let fwd = ism_of(false);
+    let most = ui.iter().map(|(k, v)| (v - fwd[k]).abs()).fold(0f32, f32::max);
+    assert!(most > 1e-3, "rc and forward-only ISM agree to {most}: the comparison would not catch a missing rc");
 }

@@ -52,6 +52,14 @@ step "ISM benchmark: tangermeme 1.6 (fast=False), same model and window"
 # so compare its float32 with peakscope's tf32 (peakscope's fp32 is strict IEEE)
 python3 "$HERE/tangermeme_ism.py" "$W/basset.pt" --device cuda --dtypes float32,float16,bfloat16 --batch-sizes 512,1024,4032 --repeats 5 | tee "$OUT/bench_tangermeme.tsv"
 
+step "fast ISM (issue 17): CUDA deltas vs the CPU naive ones, then ms per peak fp32/bf16, fast vs naive (1344 bp, 4032 mutants)"
+"$B" ism "${M[@]}" --region $R --device cpu --ism-path naive -o "$W/ism_naive_cpu.tsv"
+for p in fp32 bf16; do
+  "$B" -v ism "${M[@]}" --region $R --device cuda --precision $p --ism-path fast -o "$W/ism_fast_cuda_$p.tsv" 2>&1 | grep -E "fast ISM|path" || true
+  python3 "$HERE/compare.py" "$W/ism_naive_cpu.tsv" "$W/ism_fast_cuda_$p.tsv" 4
+done
+"$B" bench-ism --model "$W/basset.pt" --device cuda --precision fp32,bf16 --batch-sizes 1024 --repeats 5 --ism-path fast,naive | tee "$OUT/bench_fast_ism.tsv"
+
 step "eval throughput: the demo project (1,466 peaks, 8 cell types) with a paper-size Basset"
 "$B" demo --dir "$W/demo" --no-tui
 "$B" make-model basset -o "$W/demo/basset8.pt" --targets 8

@@ -1,5 +1,6 @@
 //! `peakscope bench-ism`: ISM throughput of one model window at several batch sizes, fast
 //! and naive paths side by side.
+use crate::model::desc::HeadPath;
 use crate::model::device::{device_label, parse_device};
 use crate::model::engine::{Model, ModelSpec, Precision};
 use crate::model::fast_ism::{self, IsmPath};
@@ -38,6 +39,12 @@ pub struct BenchIsmArgs {
     /// (every mutant through the whole model), auto
     #[arg(long, default_value = "fast,naive", value_delimiter = ',')]
     pub ism_path: Vec<String>,
+    /// the output used as the height: tuple index or dict key (default: the bare tensor)
+    #[arg(long)]
+    pub height_head: Option<String>,
+    /// average each mutant with its reverse complement (the model's `rc`)
+    #[arg(long)]
+    pub rc: bool,
 }
 
 /// A reproducible random sequence (xorshift), so runs compare like with like.
@@ -63,39 +70,34 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
     println!("device\tprecision\toptimized\truntime_convs\tbatch\tmutants\tms_per_peak_median\tms_per_peak_min\tmutants_per_s\tpath");
     let variants: &[bool] = if a.compare_unoptimized { &[true, false] } else { &[true] };
     let paths = a.ism_path.iter().map(|p| IsmPath::parse(p)).collect::<Result<Vec<_>>>()?;
-    let mut best: Vec<(IsmPath, f64)> = Vec::new();
+    let mut best: Vec<(&str, f64)> = Vec::new();
     for p in &a.precision {
         let precision = Precision::parse(p)?;
         for (&bs, &optimize) in a.batch_sizes.iter().flat_map(|b| variants.iter().map(move |o| (b, o))) {
-            let spec = ModelSpec {
-                name: "bench".into(),
-                path: a.model.clone(),
-                input_length: a.input_length,
-                targets: vec![],
-                layout: Default::default(),
-                bin_size: None,
-                rc: false,
-                shifts: 0,
-                batch_size: bs,
-                replicate_group: None,
-                optimize,
-            };
+            let mut spec = ModelSpec::new("bench", &a.model, a.input_length);
+            spec.batch_size = bs;
+            spec.optimize = optimize;
+            spec.rc = a.rc;
+            if let Some(h) = &a.height_head {
+                spec.height.head = HeadPath::parse(h)?;
+            }
             let mut model = Model::load(spec, device, precision)?;
             if device.is_cuda() {
                 tch::Cuda::cudnn_set_benchmark(true);
             }
             for &path in &paths {
-                // which path runs (and, when fast, the mutants per batch)
-                let (label, batch) = match (path, fast_ism::for_model(&model).as_ref()) {
-                    (IsmPath::Naive, _) | (IsmPath::Auto, Err(_)) => ("naive", model.batch_size()),
-                    (_, Ok(f)) => ("fast", f.batch_size(1)),
+                // which path runs, and how many mutants per batch
+                let views = model.geometry().views();
+                let (label, batch) = match (path, fast_ism::for_model(&mut model).as_ref()) {
+                    (IsmPath::Naive, _) | (IsmPath::Auto, Err(_)) => ("naive", model.batch_size() / views),
+                    (_, Ok(f)) => ("fast", f.batch_size(views)),
                     (IsmPath::Fast, Err(why)) => anyhow::bail!("no fast ISM for {}: {why}", a.model.display()),
                 };
-                run_ism_with(&mut model, &plan, false, &cancel, path, |_, _| {})?; // warm-up (cudnn autotune)
+                run_ism_with(&mut model, &plan, &cancel, path, |_, _, _| {})?; // warm-up (cudnn autotune)
                 let mut times = Vec::new();
                 for _ in 0..a.repeats.max(1) {
                     let t = std::time::Instant::now();
-                    let r = run_ism_with(&mut model, &plan, false, &cancel, path, |_, _| {})?;
+                    let r = run_ism_with(&mut model, &plan, &cancel, path, |_, _, _| {})?;
                     times.push(t.elapsed().as_secs_f64() * 1e3);
                     assert_eq!(r.done, plan.mutants.len());
                 }
@@ -114,15 +116,14 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
                     plan.mutants.len() as f64 / (med / 1e3),
                     label
                 );
-                let key = if label == "fast" { IsmPath::Fast } else { IsmPath::Naive };
-                match best.iter_mut().find(|(p, _)| *p == key) {
+                match best.iter_mut().find(|(p, _)| *p == label) {
                     Some((_, b)) => *b = b.min(med),
-                    None => best.push((key, med)),
+                    None => best.push((label, med)),
                 }
             }
         }
     }
-    if let (Some((_, f)), Some((_, n))) = (best.iter().find(|(p, _)| *p == IsmPath::Fast), best.iter().find(|(p, _)| *p == IsmPath::Naive)) {
+    if let (Some((_, f)), Some((_, n))) = (best.iter().find(|(p, _)| *p == "fast"), best.iter().find(|(p, _)| *p == "naive")) {
         eprintln!("best median ms per peak: fast {f:.1}, naive {n:.1}: fast ISM is {:.2}x the naive speed", n / f);
     }
     Ok(())

@@ -1,4 +1,5 @@
 //! Command-line interface: one clap subcommand per headless capability.
+use crate::genome::textio::{check_outputs, Output};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum Command {
     Predict(model_cmds::PredictArgs),
     /// In-silico saturation mutagenesis of a region (every base, every substitution)
     Ism(model_cmds::IsmArgs),
+    /// Probe a model file (input encoding, extra inputs, output structure and shapes,
+    /// parameters) and print a [[models]] block that reads it
+    InspectModel(model_cmds::InspectArgs),
     /// Write a built-in TorchScript model (paper-size Basset with random weights, or a small
     /// model with known outputs) for tests, benchmarks and trying things out
     MakeModel {
@@ -110,12 +114,22 @@ pub(crate) fn emit(path: Option<&std::path::Path>, f: impl FnOnce(&mut dyn std::
     }
 }
 
+/// Run the terminal UI. A terminating signal ends it in order (jobs cancelled, threads
+/// joined, terminal restored) and the process exits with 128 + the signal number, as a
+/// shell reports a process killed by it (129 SIGHUP, 130 SIGINT, 143 SIGTERM).
+fn launch_ui(cfg: crate::config::ProjectConfig, device: tch::Device, session: Option<crate::tui::export::Session>) -> Result<()> {
+    match crate::tui::run(cfg, device, session)? {
+        crate::tui::Exit::Quit => Ok(()),
+        crate::tui::Exit::Signal(sig) => std::process::exit(128 + sig),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
         let session = cli.session.as_deref().map(crate::tui::export::Session::load).transpose()?;
         let config = cli.config.or_else(|| session.as_ref().map(|s| PathBuf::from(&s.config)));
         return match config {
-            Some(p) => crate::tui::run(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?, session),
+            Some(p) => launch_ui(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?, session),
             None => {
                 use clap::CommandFactory;
                 Cli::command().print_help()?;
@@ -130,8 +144,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval_cmd::run(a),
         Command::Predict(a) => model_cmds::predict(a),
         Command::Ism(a) => model_cmds::ism(a),
+        Command::InspectModel(a) => model_cmds::inspect(a),
         Command::MakeModel { kind, output, targets, seed, input_length } => {
             use crate::model::zoo;
+            check_outputs(&[Output::file("-o/--output", &output)], &[])?;
             let m = match kind {
                 ZooModel::Basset => {
                     let (m, n) = zoo::basset(targets, seed)?;
@@ -147,11 +163,12 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { dir, no_tui, rebuild, force } => {
             let dir = dir.unwrap_or_else(crate::demo::default_dir);
+            check_outputs(&[Output::dir("--dir", &dir)], &[])?;
             let t = std::time::Instant::now();
             let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
             use std::io::IsTerminal;
             if !no_tui && std::io::stdout().is_terminal() {
-                return crate::tui::run(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?, None);
+                return launch_ui(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?, None);
             }
             println!("{}", cfg.display());
             if !no_tui {
@@ -164,6 +181,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Faidx { fasta } => {
+            check_outputs(&[Output::file("faidx (the index next to the FASTA)", &PathBuf::from(format!("{}.fai", fasta.display())))], &[&fasta])?;
             crate::genome::fasta::build_index(&fasta)?;
             let fa = crate::genome::Fasta::open(&fasta)?;
             eprintln!("indexed {}: {} sequences", fasta.display(), fa.chroms().len());

@@ -16,14 +16,14 @@
 //! A model whose graph has no usable prefix runs naively, and says why (see [`for_model`]).
 //! Every fast path is checked against the naive forward on mutants at the first, last and
 //! spread positions before it is used.
-use super::engine::{Model, Precision};
+use super::desc::InputKind;
+use super::engine::{kind_label, HeadOut, Model, Precision};
 use anyhow::{anyhow, bail, Result};
-use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
-use std::path::PathBuf;
+use std::path::Path;
 use std::ptr::NonNull;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use tch::{CModule, Device, IValue, Kind, Tensor};
 
 /// Which ISM implementation runs.
@@ -127,7 +127,6 @@ pub struct FastIsm {
     plan: NonNull<c_void>,
     suffix: CModule,
     cuts: usize,
-    input_length: usize,
     device: Device,
     bytes_per_mutant: usize,
     /// one line: the prefix found and where it ends
@@ -165,24 +164,15 @@ impl Drop for FastRefs {
 }
 
 impl FastIsm {
-    /// Analyse `model`'s module for its input length. `Err` carries the reason the model
-    /// has no fast path (in words, for the user).
-    pub fn build(model: &Model) -> std::result::Result<FastIsm, String> {
-        let fast = Self::from_module(model.module(), model.spec.input_length, model.device()).map_err(|e| format!("{e:#}"))?;
-        fast.verify(model)?;
-        Ok(fast)
-    }
-
-    /// Analyse a module for inputs (N, 4, `input_length`) on `device`, without the check
-    /// against the naive path that [`FastIsm::build`] adds. `Err`: why there is no fast path.
-    pub fn from_module(module: &CModule, input_length: usize, device: Device) -> Result<FastIsm> {
-        let tmp = tempfile::Builder::new().prefix("peakscope-fastism-").suffix(".pt").tempfile()?.into_temp_path();
-        module.save(&tmp).map_err(|e| anyhow!("saving the module for analysis: {e}"))?;
+    /// Analyse the TorchScript file `path` for inputs (N, 4, `input_length`) on `device`,
+    /// without the check against the naive path that [`FastModel::build`] adds. `Err`: why
+    /// there is no fast path.
+    pub fn from_file(path: &Path, input_length: usize, device: Device) -> Result<FastIsm> {
         let dev = match device {
             Device::Cuda(i) => i as i32,
             _ => -1,
         };
-        let cpath = CString::new(tmp.as_os_str().as_encoded_bytes())?;
+        let cpath = CString::new(path.as_os_str().as_encoded_bytes())?;
         let (mut summary, mut details, mut bytes) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         let mut len = 0i64;
         let mut err = err_buf();
@@ -207,6 +197,7 @@ impl FastIsm {
         let details = take_string(details);
         // SAFETY: `bytes` points to `len` bytes the shim malloc'd; copied, then freed once.
         let module_bytes = unsafe { std::slice::from_raw_parts(bytes as *const u8, len as usize) }.to_vec();
+        // SAFETY: freed once, after the copy above.
         unsafe { peakscope_fastism_free_buffer(bytes) };
         // SAFETY: plain getters on the live plan.
         let (cuts, bytes_per_mutant) = unsafe { (peakscope_fastism_cuts(plan.as_ptr()) as usize, peakscope_fastism_bytes_per_mutant(plan.as_ptr()) as usize) };
@@ -214,7 +205,6 @@ impl FastIsm {
             plan,
             suffix: CModule::load_data_on_device(&mut std::io::Cursor::new(module_bytes), device).map_err(|e| anyhow!("loading the suffix module: {e}"))?,
             cuts,
-            input_length,
             device,
             bytes_per_mutant,
             summary,
@@ -222,6 +212,13 @@ impl FastIsm {
         };
         fast.suffix.set_eval();
         Ok(fast)
+    }
+
+    /// [`FastIsm::from_file`] for a module in memory (saved to a temporary file first).
+    pub fn from_module(module: &CModule, input_length: usize, device: Device) -> Result<FastIsm> {
+        let tmp = tempfile::Builder::new().prefix("peakscope-fastism-").suffix(".pt").tempfile()?.into_temp_path();
+        module.save(&tmp).map_err(|e| anyhow!("saving the module for analysis: {e}"))?;
+        Self::from_file(&tmp, input_length, device)
     }
 
     /// Run the prefix once over references (R, 4, L) on the model's device.
@@ -265,15 +262,75 @@ impl FastIsm {
     /// tensors (the model's batch size is tuned for whole sequences).
     /// `PEAKSCOPE_FAST_ISM_BATCH` overrides it.
     pub fn batch_size(&self, rows_per_mutant: usize) -> usize {
-        if let Some(b) = std::env::var("PEAKSCOPE_FAST_ISM_BATCH").ok().and_then(|v| v.parse::<usize>().ok()) {
-            return b.max(1);
+        batch_size(self.device, self.bytes_per_mutant, rows_per_mutant)
+    }
+}
+
+fn batch_size(device: Device, bytes_per_mutant: usize, rows_per_mutant: usize) -> usize {
+    if let Some(b) = std::env::var("PEAKSCOPE_FAST_ISM_BATCH").ok().and_then(|v| v.parse::<usize>().ok()) {
+        return b.max(1);
+    }
+    let budget: usize = if device.is_cuda() { 4 << 30 } else { 512 << 20 };
+    (budget / (bytes_per_mutant.max(1) * rows_per_mutant.max(1))).clamp(32, 4096)
+}
+
+/// A loaded model's fast ISM: one analysed plan per file (a model set has several), checked
+/// against the naive path.
+pub struct FastModel {
+    members: Vec<FastIsm>,
+    input_length: usize,
+    device: Device,
+    /// one line: the prefix found (the first file's, for a model set)
+    pub summary: String,
+    /// one line per prefix step
+    pub details: String,
+}
+
+impl FastModel {
+    /// Analyse `model`'s files and check the fast path against the naive forward. `Err`
+    /// carries the reason the model has no fast path (in words, for the user).
+    pub fn build(model: &Model) -> std::result::Result<FastModel, String> {
+        let (input, extras, kind) = model.input_signature();
+        if input != InputKind::OneHot {
+            return Err(format!("the model's input is {} (input = \"{}\"); fast ISM takes one-hot (N, 4, L) inputs", input.label(), input.label()));
         }
-        let budget: usize = if self.device.is_cuda() { 4 << 30 } else { 512 << 20 };
-        (budget / (self.bytes_per_mutant.max(1) * rows_per_mutant)).clamp(32, 4096)
+        if extras > 0 {
+            return Err("the model takes extra inputs besides the sequence (extra_inputs)".into());
+        }
+        if kind != Kind::Float {
+            return Err(format!("the model's parameters are {}; fast ISM runs float32 models", kind_label(kind)));
+        }
+        let files = model.spec.files();
+        let mut members = Vec::with_capacity(files.len());
+        for f in &files {
+            let fast = FastIsm::from_file(f, model.spec.input_length, model.device()).map_err(|e| {
+                if files.len() > 1 {
+                    format!("{}: {e:#}", f.display())
+                } else {
+                    format!("{e:#}")
+                }
+            })?;
+            members.push(fast);
+        }
+        let summary = if members.len() > 1 { format!("{} files; the first: {}", members.len(), members[0].summary) } else { members[0].summary.clone() };
+        let details = members.iter().map(|m| m.details.as_str()).collect::<Vec<_>>().join("\n");
+        let fm = FastModel { members, input_length: model.spec.input_length, device: model.device(), summary, details };
+        fm.verify(model)?;
+        Ok(fm)
+    }
+
+    /// Mutants per batch for `rows_per_mutant` rows (views) each.
+    pub fn batch_size(&self, rows_per_mutant: usize) -> usize {
+        batch_size(self.device, self.members.iter().map(|m| m.bytes_per_mutant).sum(), rows_per_mutant)
+    }
+
+    /// Every file's prefix on references (R, 4, L).
+    fn prepare(&self, references: &Tensor) -> Result<Vec<FastRefs>> {
+        self.members.iter().map(|m| m.prepare(references)).collect()
     }
 
     /// Compare with the naive forward on mutants at the first, last and spread positions of
-    /// a random sequence.
+    /// a pseudo-random sequence.
     fn verify(&self, model: &Model) -> std::result::Result<(), String> {
         let run = || -> Result<f64> {
             let l = self.input_length;
@@ -282,16 +339,14 @@ impl FastIsm {
             let mut pos: Vec<i64> = vec![0, 1, l as i64 - 2, l as i64 - 1];
             pos.extend((1..12).map(|k| (k * (l as i64 - 1)) / 12));
             let pos: Vec<i64> = pos.into_iter().map(|p| p.clamp(0, l as i64 - 1)).collect();
-            let alt: Vec<i64> = (0..pos.len() as i64).map(|i| i % 4).collect();
+            let alt: Vec<i64> = (0..pos.len() as i64).map(|i| (i % 3 + 1 + base_at(&seq, pos[i as usize])) % 4).collect();
             let n = pos.len() as i64;
             let (pt, at) = (Tensor::from_slice(&pos).to_device(self.device), Tensor::from_slice(&alt).to_device(self.device));
-            let x = mutant_batch(&reference, &pt, &at);
-            let naive = model.forward(&x)?;
-            let base = model.forward(&reference)?;
-            let fast = model.forward_via(n, || {
-                let refs = self.prepare(&reference)?;
-                self.forward(&refs, &Tensor::zeros([n], (Kind::Int64, self.device)), &pt, &at)
-            })?;
+            let naive = model.forward_heads(&mutant_batch(&reference, &pt, &at))?.height;
+            let base = model.forward_heads(&reference)?.height;
+            let refs = self.prepare(&reference)?;
+            let ri = Tensor::zeros([n], (Kind::Int64, self.device));
+            let fast = model.heads_via(n, |i| self.members[i].forward(&refs[i], &ri, &pt, &at))?.height;
             let delta = (&naive - &base).abs().max().double_value(&[]);
             let scale = match model.precision() {
                 Precision::F32 => delta.max(1e-6 * naive.abs().max().double_value(&[])),
@@ -312,43 +367,46 @@ impl FastIsm {
         Ok(())
     }
 
-    /// ISM batches on the fast path, as `Model::run_batched` runs the naive ones: mutants are
-    /// rows (pos, alt) of `reference` (1, 4, L); with `rc` each batch of n mutants has 2n
-    /// output rows, the mutants then their mirrors on the reverse-complement reference, as
-    /// the naive path's `cat([x, flip(x)])`. `check()` runs before each batch (cancel);
-    /// `sink(i, out)` gets the normalised (rows, B, T) output of mutants i...
+    /// ISM on the fast path, as `Model::run_batched` runs the naive one: mutant k (context
+    /// position `pos[k]`, base `alt[k]`, 0..4 = A C G T) gives one row per view of the
+    /// context, in mutant-major order; view v reads the context from offset `views[v].0`,
+    /// reverse-complemented when `views[v].1`, and its reference one-hot is `references[v]`
+    /// (V, 4, L). `check()` runs before each batch (cancel); `sink(first_row, heads)` takes
+    /// each batch's heads.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run_batches(
         &self,
         model: &Model,
-        reference: &Tensor,
+        references: &Tensor,
+        views: &[(i64, bool)],
         pos: &Tensor,
         alt: &Tensor,
-        rc: bool,
         mut check: impl FnMut() -> Result<()>,
-        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+        mut sink: impl FnMut(usize, HeadOut) -> Result<()>,
     ) -> Result<()> {
         let m = pos.size()[0] as usize;
-        let references = if rc { Tensor::cat(&[reference.shallow_clone(), reference.flip([1i64, 2])], 0) } else { reference.shallow_clone() };
-        let mut bs = self.batch_size(if rc { 2 } else { 1 });
-        let workers = if self.device == Device::Cpu { super::engine::cpu_workers().min(m.div_ceil(bs).max(1) * 4) } else { 1 };
+        let v = views.len();
+        let rows = ViewRows::new(views, self.input_length as i64, self.device);
+        let mut bs = self.batch_size(v);
+        let workers = if self.device == Device::Cpu { super::engine::cpu_workers().min(m.div_ceil(8)).max(1) } else { 1 };
         if workers > 1 {
-            return self.run_batches_cpu_parallel(model, &references, pos, alt, rc, workers, bs, check, sink);
+            return self.run_batches_cpu_parallel(model, references, &rows, pos, alt, workers, bs, check, sink);
         }
-        let mut refs: Option<FastRefs> = None;
+        let mut refs: Option<Vec<FastRefs>> = None;
         let mut i = 0;
         while i < m {
             check()?;
             let j = (i + bs).min(m);
-            let (ri, p, a) = self.rows(pos, alt, i, j, rc);
-            let res = model.forward_via(ri.size()[0], || {
+            let (ri, p, a) = rows.of(pos, alt, i, j);
+            let res = model.heads_via(ri.size()[0], |mi| {
                 if refs.is_none() {
-                    refs = Some(self.prepare(&references)?);
+                    refs = Some(self.prepare(references)?);
                 }
-                self.forward(refs.as_ref().unwrap(), &ri, &p, &a)
+                self.members[mi].forward(&refs.as_ref().unwrap()[mi], &ri, &p, &a)
             });
             match res {
                 Ok(out) => {
-                    sink(i, out)?;
+                    sink(i * v, out)?;
                     i = j;
                 }
                 Err(e) if bs > 1 && format!("{e:#}").contains("out of memory") => {
@@ -361,20 +419,6 @@ impl FastIsm {
         Ok(())
     }
 
-    /// Rows (reference index, position, base) of mutants i..j; with `rc` followed by their
-    /// mirrors on the reverse-complement reference (index 1).
-    fn rows(&self, pos: &Tensor, alt: &Tensor, i: usize, j: usize, rc: bool) -> (Tensor, Tensor, Tensor) {
-        let n = (j - i) as i64;
-        let (p, a) = (pos.narrow(0, i as i64, n), alt.narrow(0, i as i64, n));
-        let zeros = Tensor::zeros([n], (Kind::Int64, self.device));
-        if rc {
-            let l = self.input_length as i64;
-            (Tensor::cat(&[&zeros, &(&zeros + 1)], 0), Tensor::cat(&[&p, &(-&p + (l - 1))], 0), Tensor::cat(&[&a, &(-&a + 3)], 0))
-        } else {
-            (zeros, p, a)
-        }
-    }
-
     /// CPU: each batch is split between `workers` threads with cores/workers intra-op
     /// threads each (as the naive path's replicas run): the windowed ops are small, and one
     /// thread per core avoids synchronising every op across cores. Each worker keeps its own
@@ -384,53 +428,96 @@ impl FastIsm {
         &self,
         model: &Model,
         references: &Tensor,
+        rows: &ViewRows,
         pos: &Tensor,
         alt: &Tensor,
-        rc: bool,
         workers: usize,
         bs: usize,
         mut check: impl FnMut() -> Result<()>,
-        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+        mut sink: impl FnMut(usize, HeadOut) -> Result<()>,
     ) -> Result<()> {
         let m = pos.size()[0] as usize;
+        let v = rows.views;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let threads_each = (cores / workers).max(1) as i32;
-        let mut refs: Vec<Option<FastRefs>> = (0..workers).map(|_| None).collect();
+        let mut refs: Vec<Option<Vec<FastRefs>>> = (0..workers).map(|_| None).collect();
         let mut i = 0;
         while i < m {
             check()?;
             let j = (i + bs).min(m);
             let chunk = (j - i).div_ceil(workers);
-            let outs: Vec<(usize, i64, Result<Sendable>)> = std::thread::scope(|scope| {
+            let outs: Vec<(usize, i64, Result<Vec<Sendable>>)> = std::thread::scope(|scope| {
                 let handles: Vec<_> = refs
                     .iter_mut()
                     .enumerate()
                     .filter(|(w, _)| i + w * chunk < j)
                     .map(|(w, slot)| {
                         let (a, b) = (i + w * chunk, (i + (w + 1) * chunk).min(j));
-                        let (ri, p, alt_rows) = self.rows(pos, alt, a, b, rc);
-                        let rows = ri.size()[0];
+                        let (ri, p, alt_rows) = rows.of(pos, alt, a, b);
+                        let n_rows = ri.size()[0];
                         let references = references.shallow_clone();
-                        let handle = scope.spawn(move || -> Result<Sendable> {
+                        let handle = scope.spawn(move || -> Result<Vec<Sendable>> {
                             tch::set_num_threads(threads_each);
                             let _g = tch::no_grad_guard();
                             if slot.is_none() {
                                 *slot = Some(self.prepare(&references)?);
                             }
-                            self.forward(slot.as_ref().unwrap(), &ri, &p, &alt_rows).map(Sendable)
+                            let r = slot.as_ref().unwrap();
+                            self.members.iter().zip(r).map(|(f, r)| f.forward(r, &ri, &p, &alt_rows).map(Sendable)).collect()
                         });
-                        (a, rows, handle)
+                        (a, n_rows, handle)
                     })
                     .collect();
-                handles.into_iter().map(|(a, rows, h)| (a, rows, h.join().unwrap_or_else(|_| Err(anyhow!("a fast-ISM worker panicked"))))).collect()
+                handles.into_iter().map(|(a, n, h)| (a, n, h.join().unwrap_or_else(|_| Err(anyhow!("a fast-ISM worker panicked"))))).collect()
             });
-            for (a, rows, out) in outs {
-                let out = out?.0;
-                sink(a, model.forward_via(rows, || Ok(out))?)?;
+            for (a, n_rows, out) in outs {
+                let mut outs: Vec<Option<IValue>> = out?.into_iter().map(|s| Some(s.0)).collect();
+                let heads = model.heads_via(n_rows, |mi| outs[mi].take().ok_or_else(|| anyhow!("fast ISM: file {mi} has no output")))?;
+                sink(a * v, heads)?;
             }
             i = j;
         }
         Ok(())
+    }
+}
+
+/// The base index (0..4) of `seq[p]` (A/C/G/T; anything else 0).
+fn base_at(seq: &[u8], p: i64) -> i64 {
+    crate::genome::onehot::base_index(seq[p as usize]).unwrap_or(0) as i64
+}
+
+/// Per-view offsets and strands, on the device: maps context mutants to view rows.
+struct ViewRows {
+    views: usize,
+    /// (1, V) shift of each view's window in the context
+    shift: Tensor,
+    /// (1, V) reverse strand
+    rc: Tensor,
+    /// (1, V) view index
+    index: Tensor,
+    l: i64,
+}
+
+impl ViewRows {
+    fn new(views: &[(i64, bool)], l: i64, device: Device) -> ViewRows {
+        let shift = Tensor::from_slice(&views.iter().map(|v| v.0).collect::<Vec<_>>()).to_device(device).unsqueeze(0);
+        let rc = Tensor::from_slice(&views.iter().map(|v| v.1).collect::<Vec<_>>()).to_device(device).unsqueeze(0);
+        let index = Tensor::arange(views.len() as i64, (Kind::Int64, device)).unsqueeze(0);
+        ViewRows { views: views.len(), shift, rc, index, l }
+    }
+
+    /// Rows (reference view, window position, base) of mutants i..j, each followed by its
+    /// other views: on a reverse-strand view the position is mirrored and the base
+    /// complemented.
+    fn of(&self, pos: &Tensor, alt: &Tensor, i: usize, j: usize) -> (Tensor, Tensor, Tensor) {
+        let n = (j - i) as i64;
+        let (p, a) = (pos.narrow(0, i as i64, n).unsqueeze(1), alt.narrow(0, i as i64, n).unsqueeze(1));
+        let w = &p - &self.shift; // (n, V) window position on the forward strand
+        let fwd = self.rc.logical_not();
+        let wp = w.where_self(&fwd, &(-&w + (self.l - 1)));
+        let ab = a.expand([n, self.views as i64], false).where_self(&fwd, &(-&a + 3));
+        let ri = self.index.expand([n, self.views as i64], false);
+        (ri.reshape([-1]), wp.reshape([-1]), ab.reshape([-1]))
     }
 }
 
@@ -451,31 +538,16 @@ pub fn mutant_batch(reference: &Tensor, pos: &Tensor, alt: &Tensor) -> Tensor {
     x.scatter_value(1, &(alt * l + pos).unsqueeze(1), 1.0).reshape([n, 4, l])
 }
 
-type CacheKey = (usize, PathBuf, usize, Option<std::time::SystemTime>, u64, String, Precision, bool);
 
-thread_local! {
-    static CACHE: RefCell<Vec<(CacheKey, Rc<std::result::Result<FastIsm, String>>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The fast path of a loaded model (analysed once per model and thread, and logged once:
-/// the prefix found, or why ISM runs naively), or the reason there is none.
-pub fn for_model(model: &Model) -> Rc<std::result::Result<FastIsm, String>> {
-    let meta = std::fs::metadata(&model.spec.path).ok();
-    let key: CacheKey = (
-        model as *const Model as usize,
-        model.spec.path.clone(),
-        model.spec.input_length,
-        meta.as_ref().and_then(|m| m.modified().ok()),
-        meta.as_ref().map(|m| m.len()).unwrap_or(0),
-        format!("{:?}", model.device()),
-        model.precision(),
-        model.is_optimized(),
-    );
-    if let Some(hit) = CACHE.with(|c| c.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
-        return hit;
+/// The fast path of a loaded model, analysed once per loaded model (and logged once: the
+/// prefix found, or why ISM runs every mutant through the whole model), or the reason there
+/// is none.
+pub fn for_model(model: &mut Model) -> Arc<std::result::Result<FastModel, String>> {
+    if let Some(f) = &model.fast_ism {
+        return f.clone();
     }
     let t = std::time::Instant::now();
-    let built = Rc::new(FastIsm::build(model));
+    let built = Arc::new(FastModel::build(model));
     match built.as_ref() {
         Ok(f) => {
             tracing::info!("model {}: fast ISM ({:.2} s to analyse): {}", model.spec.name, t.elapsed().as_secs_f64(), f.summary);
@@ -485,12 +557,6 @@ pub fn for_model(model: &Model) -> Rc<std::result::Result<FastIsm, String>> {
         }
         Err(why) => tracing::info!("model {}: ISM runs every mutant through the whole model (no fast path: {why})", model.spec.name),
     }
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= 4 {
-            c.remove(0);
-        }
-        c.push((key, built.clone()));
-    });
+    model.fast_ism = Some(built.clone());
     built
 }

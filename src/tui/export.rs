@@ -1,6 +1,7 @@
-//! Exporting the current view (plain text or SVG) and sessions (TOML).
-use super::app::{App, Panel, Scale};
-use anyhow::{anyhow, Context, Result};
+//! Exporting the current view (plain text or SVG) and sessions (TOML, versioned).
+use super::app::App;
+use super::components::tracks::{Scale, Tracks};
+use anyhow::{anyhow, bail, Context, Result};
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 use serde::{Deserialize, Serialize};
@@ -119,16 +120,29 @@ pub fn export_view(app: &App, w: u16, h: u16, path: &Path) -> Result<()> {
     write_text(path, &render_view(app, w, h, path)?)
 }
 
+/// The session format this version writes; it reads formats 1 (no `version` key,
+/// `ism_track`, `panel = "none"`) and 2.
+pub const SESSION_VERSION: u32 = 2;
+
+fn format_1() -> u32 {
+    1
+}
+
 /// What `:w FILE` saves and `peakscope --session FILE` restores.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
+    /// format version (see [`SESSION_VERSION`])
+    #[serde(default = "format_1")]
+    pub version: u32,
     pub config: String,
     pub locus: String,
     pub model: Option<String>,
-    pub panel: String,
-    pub scale: String,
-    pub ism_track: Option<String>,
+    /// the open panel, by component name (format 1 wrote "none" for no panel)
+    pub panel: Option<String>,
+    pub scale: Scale,
+    #[serde(alias = "ism_track")]
+    pub focused_track: Option<String>,
     pub selected_peak: Option<String>,
     /// cell types hidden from the track panel
     #[serde(default)]
@@ -140,16 +154,19 @@ pub struct Session {
 
 impl Session {
     pub fn of(app: &App, config: &Path) -> Session {
+        let s = &app.shared;
+        let tracks = app.component::<Tracks>();
         Session {
+            version: SESSION_VERSION,
             config: std::fs::canonicalize(config).unwrap_or_else(|_| config.to_path_buf()).display().to_string(),
-            locus: app.locus.display(),
-            model: app.models.get(app.model).cloned(),
-            panel: format!("{:?}", app.panel).to_lowercase(),
-            scale: format!("{:?}", app.scale).to_lowercase(),
-            ism_track: app.tracks.get(app.ism_track).cloned(),
-            selected_peak: app.selected.and_then(|i| app.peaks.get(i)).and_then(|p| p.name.clone()),
-            hidden: app.tracks.iter().enumerate().filter(|(t, _)| app.is_hidden(*t)).map(|(_, n)| n.clone()).collect(),
-            compare: app.compare.and_then(|c| app.models.get(c)).cloned(),
+            locus: s.locus.display(),
+            model: s.models.names.get(s.models.active).cloned(),
+            panel: s.panel.map(str::to_string),
+            scale: tracks.scale,
+            focused_track: s.focused_name().map(str::to_string),
+            selected_peak: s.selected.and_then(|i| s.peaks.get(i)).and_then(|p| p.name.clone()),
+            hidden: s.tracks.iter().enumerate().filter(|(t, _)| tracks.is_hidden(*t)).map(|(_, n)| n.clone()).collect(),
+            compare: s.models.compare.and_then(|c| s.models.names.get(c)).cloned(),
         }
     }
 
@@ -161,34 +178,65 @@ impl Session {
         write_text(path, &self.to_toml()?)
     }
 
+    /// Read a session; a file that is not one, or one from a newer peakscope, is refused
+    /// with a message saying so.
     pub fn load(path: &Path) -> Result<Session> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("session {}: cannot read it ({e})", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow!("session {}: {e}", path.display()))
+        let what = || format!("session {}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: cannot read it ({e})", what()))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow!("{}: not a peakscope session (not TOML: {e})", what()))?;
+        if !(table.contains_key("config") && table.contains_key("locus")) {
+            let keys: Vec<&str> = table.keys().map(String::as_str).take(5).collect();
+            bail!(
+                "{}: not a peakscope session (it has {}; a session has `config` and `locus` and is written with `:w FILE` in the UI){}",
+                what(),
+                if keys.is_empty() { "no keys".to_string() } else { format!("keys {}", keys.join(", ")) },
+                if table.contains_key("genome") { " — this looks like a project config: open it with `peakscope FILE`" } else { "" }
+            );
+        }
+        match table.get("version") {
+            None => {}
+            Some(toml::Value::Integer(v)) if (1..=SESSION_VERSION as i64).contains(v) => {}
+            Some(toml::Value::Integer(v)) if *v > SESSION_VERSION as i64 => {
+                bail!("{}: session format {v} was written by a newer peakscope; this one reads formats 1 to {SESSION_VERSION}", what())
+            }
+            Some(v) => bail!("{}: `version = {v}` is not a session format this peakscope knows (1 to {SESSION_VERSION})", what()),
+        }
+        let mut s: Session = toml::from_str(&text).map_err(|e| anyhow!("{}: {}", what(), e.to_string().trim_end()))?;
+        if s.panel.as_deref() == Some("none") && s.version == 1 {
+            s.panel = None;
+        }
+        Ok(s)
     }
 
-    /// Restore into an app opened on the session's config.
+    /// Restore into an app opened on the session's config. An unknown panel, model or cell
+    /// type is an error naming it (the session belongs to another project).
     pub fn apply(&self, app: &mut App) -> Result<()> {
         app.goto(&self.locus).map_err(|e| anyhow!("session locus: {e}"))?;
+        let panels = app.panels();
+        let panel = match &self.panel {
+            None => None,
+            Some(p) => Some(*panels.iter().find(|&&q| q == p).ok_or_else(|| anyhow!("session: unknown panel '{p}' (panels: {})", panels.join(", ")))?),
+        };
+        let find = |list: &[String], name: &str, what: &str| -> Result<usize> {
+            list.iter().position(|x| x == name).ok_or_else(|| anyhow!("session: this project has no {what} '{name}' (have {})", list.join(", ")))
+        };
+        let s = &mut app.shared;
         if let Some(m) = &self.model {
-            app.model = app.models.iter().position(|x| x == m).unwrap_or(0);
+            s.models.active = find(&s.models.names, m, "model")?;
         }
-        app.panel = match self.panel.as_str() {
-            "ism" => Panel::Ism,
-            "metrics" => Panel::Metrics,
-            "peaks" => Panel::Peaks,
-            _ => Panel::None,
-        };
-        app.scale = match self.scale.as_str() {
-            "pertrack" => Scale::PerTrack,
-            "log" => Scale::Log,
-            _ => Scale::Group,
-        };
-        if let Some(t) = &self.ism_track {
-            app.ism_track = app.tracks.iter().position(|x| x == t).unwrap_or(0);
+        s.models.compare = self.compare.as_deref().map(|c| find(&s.models.names, c, "model")).transpose()?;
+        if let Some(t) = &self.focused_track {
+            s.focused_track = find(&s.tracks, t, "cell type")?;
         }
-        app.selected = self.selected_peak.as_ref().and_then(|n| app.peaks.find_name(n));
-        app.hidden = app.tracks.iter().map(|t| self.hidden.contains(t)).collect();
-        app.compare = self.compare.as_ref().and_then(|c| app.models.iter().position(|m| m == c));
+        for h in &self.hidden {
+            find(&s.tracks, h, "cell type")?;
+        }
+        s.selected = self.selected_peak.as_ref().and_then(|n| s.peaks.find_name(n));
+        s.panel = panel;
+        let hidden = s.tracks.iter().map(|t| self.hidden.contains(t)).collect();
+        let tracks = app.component_mut::<Tracks>();
+        tracks.scale = self.scale;
+        tracks.hidden = hidden;
         Ok(())
     }
 }

@@ -1,130 +1,8 @@
-//! Keys as data: the default vim-like map, overridable from TOML (`[keys] h = "pan_left"`).
+//! Keys as data: the default map comes from the command table ([`super::commands`]), and
+//! `~/.config/peakscope/keys.toml` rebinds keys (`[keys] h = "pan_left"`).
+pub use super::commands::{Action, CommandSet};
 use anyhow::{anyhow, bail, Result};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-/// Everything a key can do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    PanLeft,
-    PanRight,
-    PanScreenLeft,
-    PanScreenRight,
-    ZoomIn,
-    ZoomOut,
-    NextPeak,
-    PrevPeak,
-    SelectPeak,
-    Goto,
-    Search,
-    CycleModel,
-    ToggleScale,
-    Help,
-    Quit,
-    Ism,
-    Eval,
-    NextPanel,
-    CycleTrack,
-    ListUp,
-    ListDown,
-    SortPeaks,
-    ListScope,
-    ToggleTrack,
-    CompareModel,
-}
-
-impl Action {
-    pub const ALL: [Action; 25] = [
-        Action::PanLeft,
-        Action::PanRight,
-        Action::PanScreenLeft,
-        Action::PanScreenRight,
-        Action::ZoomIn,
-        Action::ZoomOut,
-        Action::NextPeak,
-        Action::PrevPeak,
-        Action::SelectPeak,
-        Action::Goto,
-        Action::Search,
-        Action::CycleModel,
-        Action::ToggleScale,
-        Action::Help,
-        Action::Quit,
-        Action::Ism,
-        Action::Eval,
-        Action::NextPanel,
-        Action::CycleTrack,
-        Action::ListUp,
-        Action::ListDown,
-        Action::SortPeaks,
-        Action::ListScope,
-        Action::ToggleTrack,
-        Action::CompareModel,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::PanLeft => "pan_left",
-            Action::PanRight => "pan_right",
-            Action::PanScreenLeft => "pan_screen_left",
-            Action::PanScreenRight => "pan_screen_right",
-            Action::ZoomIn => "zoom_in",
-            Action::ZoomOut => "zoom_out",
-            Action::NextPeak => "next_peak",
-            Action::PrevPeak => "prev_peak",
-            Action::SelectPeak => "select_peak",
-            Action::Goto => "goto",
-            Action::Search => "search",
-            Action::CycleModel => "cycle_model",
-            Action::ToggleScale => "toggle_scale",
-            Action::Help => "help",
-            Action::Quit => "quit",
-            Action::Ism => "ism",
-            Action::Eval => "eval",
-            Action::NextPanel => "next_panel",
-            Action::CycleTrack => "cycle_track",
-            Action::ListUp => "list_up",
-            Action::ListDown => "list_down",
-            Action::SortPeaks => "sort_peaks",
-            Action::ListScope => "list_scope",
-            Action::ToggleTrack => "toggle_track",
-            Action::CompareModel => "compare_model",
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            Action::PanLeft => "pan left a tenth of the view (count: 10h)",
-            Action::PanRight => "pan right a tenth of the view",
-            Action::PanScreenLeft => "pan left a whole view",
-            Action::PanScreenRight => "pan right a whole view",
-            Action::ZoomIn => "zoom in 2x",
-            Action::ZoomOut => "zoom out 2x",
-            Action::NextPeak => "next peak (in the selected peak's cluster)",
-            Action::PrevPeak => "previous peak (in the selected peak's cluster)",
-            Action::SelectPeak => "select the peak nearest the centre",
-            Action::Goto => "go to chr:start-end, a chromosome, gene or peak name",
-            Action::Search => "search a gene or peak name",
-            Action::CycleModel => "next model (the active one)",
-            Action::ToggleScale => "scale: group / per track / log",
-            Action::Help => "this help",
-            Action::Quit => "quit",
-            Action::Ism => "in-silico mutagenesis of the selected peak (ISM panel)",
-            Action::Eval => "start / stop the evaluation (metrics panel)",
-            Action::NextPanel => "panel: none / ISM / metrics / peak list",
-            Action::CycleTrack => "focus the next cell type (ISM panel, peak list, x)",
-            Action::ListUp => "peak list: move up (enter jumps to it)",
-            Action::ListDown => "peak list: move down",
-            Action::SortPeaks => "peak list: sort by measured / predicted / error / specificity / position",
-            Action::ListScope => "peak list: peaks in view / in the selected peak's cluster",
-            Action::ToggleTrack => "hide / show the focused cell type (c picks it)",
-            Action::CompareModel => "compare: show a second model's predictions (cycles; off after the last)",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Action> {
-        Action::ALL.iter().copied().find(|a| a.name() == s)
-    }
-}
 
 /// A key as written in a keymap: `h`, `H`, `+`, `enter`, `tab`, `ctrl+c`, `:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,55 +56,34 @@ impl Key {
     }
 }
 
+/// Bindings of keys to the commands of a set (the UI's [`Action`] by default).
 #[derive(Debug, Clone)]
-pub struct Keymap {
-    pub bindings: Vec<(Key, Action)>,
+pub struct Keymap<A: CommandSet = Action> {
+    pub bindings: Vec<(Key, A)>,
 }
 
-impl Default for Keymap {
+impl<A: CommandSet> Default for Keymap<A> {
+    /// Every command's default keys, from its declaration.
     fn default() -> Self {
-        let pairs = [
-            ("h", Action::PanLeft),
-            ("left", Action::PanLeft),
-            ("l", Action::PanRight),
-            ("right", Action::PanRight),
-            ("H", Action::PanScreenLeft),
-            ("L", Action::PanScreenRight),
-            ("+", Action::ZoomIn),
-            ("z", Action::ZoomIn),
-            ("-", Action::ZoomOut),
-            ("o", Action::ZoomOut),
-            ("n", Action::NextPeak),
-            ("N", Action::PrevPeak),
-            ("enter", Action::SelectPeak),
-            (":", Action::Goto),
-            ("g", Action::Goto),
-            ("/", Action::Search),
-            ("m", Action::CycleModel),
-            ("s", Action::ToggleScale),
-            ("?", Action::Help),
-            ("q", Action::Quit),
-            ("i", Action::Ism),
-            ("e", Action::Eval),
-            ("tab", Action::NextPanel),
-            ("c", Action::CycleTrack),
-            ("up", Action::ListUp),
-            ("k", Action::ListUp),
-            ("down", Action::ListDown),
-            ("j", Action::ListDown),
-            ("r", Action::SortPeaks),
-            ("f", Action::ListScope),
-            ("x", Action::ToggleTrack),
-            ("M", Action::CompareModel),
-            ("ctrl+c", Action::Quit),
-        ];
-        Keymap { bindings: pairs.iter().map(|(k, a)| (Key::parse(k).unwrap(), *a)).collect() }
+        let bindings =
+            A::ALL.iter().flat_map(|c| c.keys.iter().map(move |k| (Key::parse(k).unwrap_or_else(|e| panic!("command {}: {e}", c.name)), c.action))).collect();
+        Keymap { bindings }
     }
 }
 
-impl Keymap {
-    /// The default map with `[keys]` overrides from TOML: `key = "action"` rebinds a key.
-    pub fn with_overrides(toml_text: &str) -> Result<Keymap> {
+/// One line of the help popup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelpLine {
+    /// the bound keys, space-separated
+    pub keys: String,
+    pub describe: &'static str,
+    /// takes a count prefix
+    pub count: bool,
+}
+
+impl<A: CommandSet> Keymap<A> {
+    /// The default map with `[keys]` overrides from TOML: `key = "command"` rebinds a key.
+    pub fn with_overrides(toml_text: &str) -> Result<Keymap<A>> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct File {
@@ -236,8 +93,8 @@ impl Keymap {
         let mut map = Keymap::default();
         for (k, a) in f.keys {
             let key = Key::parse(&k)?;
-            let action = Action::from_name(&a).ok_or_else(|| {
-                let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+            let action = A::from_name(&a).ok_or_else(|| {
+                let names: Vec<&str> = A::ALL.iter().map(|c| c.name).collect();
                 anyhow!("keymap: unknown action '{a}' for key '{k}' (actions: {})", names.join(", "))
             })?;
             map.bindings.retain(|(b, _)| *b != key);
@@ -246,19 +103,24 @@ impl Keymap {
         Ok(map)
     }
 
-    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+    pub fn action(&self, ev: &KeyEvent) -> Option<A> {
         self.bindings.iter().find(|(k, _)| k.matches(ev)).map(|(_, a)| *a)
     }
 
-    /// Help lines generated from the bindings: keys grouped per action.
-    pub fn help(&self) -> Vec<(String, &'static str)> {
-        Action::ALL
+    /// The help popup's lines, in declaration order: each command with its keys.
+    pub fn help_lines(&self) -> Vec<HelpLine> {
+        A::ALL
             .iter()
-            .filter_map(|a| {
-                let keys: Vec<String> = self.bindings.iter().filter(|(_, b)| b == a).map(|(k, _)| k.label()).collect();
-                (!keys.is_empty()).then(|| (keys.join(" "), a.describe()))
+            .filter_map(|c| {
+                let keys: Vec<String> = self.bindings.iter().filter(|(_, b)| *b == c.action).map(|(k, _)| k.label()).collect();
+                (!keys.is_empty()).then(|| HelpLine { keys: keys.join(" "), describe: c.describe, count: c.count })
             })
             .collect()
+    }
+
+    /// Help as (keys, description) pairs.
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        self.help_lines().into_iter().map(|l| (l.keys, l.describe)).collect()
     }
 }
 
@@ -272,16 +134,45 @@ mod tests {
 
     #[test]
     fn defaults_overrides_and_help() {
-        let m = Keymap::default();
+        let m = Keymap::<Action>::default();
         assert_eq!(m.action(&ev('h')), Some(Action::PanLeft));
         assert_eq!(m.action(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert_eq!(m.action(&ev('x')), Some(Action::ToggleTrack));
         assert_eq!(m.action(&ev('y')), None);
-        let o = Keymap::with_overrides("[keys]\nx = \"quit\"\nh = \"zoom_in\"\n").unwrap();
+        let o = Keymap::<Action>::with_overrides("[keys]\nx = \"quit\"\nh = \"zoom_in\"\n").unwrap();
         assert_eq!(o.action(&ev('x')), Some(Action::Quit));
         assert_eq!(o.action(&ev('h')), Some(Action::ZoomIn));
-        assert!(Keymap::with_overrides("[keys]\nx = \"fly\"\n").unwrap_err().to_string().contains("unknown action 'fly'"));
+        assert!(Keymap::<Action>::with_overrides("[keys]\nx = \"fly\"\n").unwrap_err().to_string().contains("unknown action 'fly'"));
         let help = m.help();
         assert!(help.iter().any(|(k, d)| k == "h ←" && d.contains("pan left")));
+        // every declared command is reachable by default, so it is in help
+        assert_eq!(help.len(), Action::ALL.len());
+    }
+
+    crate::commands! {
+        /// A command set with a command the UI does not have: everything about it comes
+        /// from this one declaration.
+        enum Probe {
+            Pan = "pan", keys ["h"], counted, "pan";
+            ShowLogo = "show_logo", keys ["ctrl+l", "L"], once, "base-level logo of the focused peak";
+        }
+    }
+
+    #[test]
+    fn a_new_command_reaches_help_and_rebinding_from_its_declaration() {
+        let m = Keymap::<Probe>::default();
+        assert_eq!(m.action(&KeyEvent::new(KeyCode::Char('l'), KeyModifiers::CONTROL)), Some(Probe::ShowLogo));
+        assert_eq!(m.action(&ev('L')), Some(Probe::ShowLogo));
+        let help = m.help_lines();
+        assert_eq!(help[1], HelpLine { keys: "ctrl+l L".into(), describe: "base-level logo of the focused peak", count: false });
+        assert!(help[0].count);
+        // rebinding by its declared name
+        let o = Keymap::<Probe>::with_overrides("[keys]\nh = \"show_logo\"\n").unwrap();
+        assert_eq!(o.action(&ev('h')), Some(Probe::ShowLogo));
+        assert!(o.help_lines().iter().all(|l| l.describe != "pan"), "pan lost its only key");
+        assert!(o.help().iter().any(|(k, d)| k == "ctrl+l L h" && d.starts_with("base-level logo")));
+        let err = Keymap::<Probe>::with_overrides("[keys]\nh = \"zoom_in\"\n").unwrap_err().to_string();
+        assert!(err.contains("(actions: pan, show_logo)"), "{err}");
+        assert_eq!(Probe::from_name("show_logo"), Some(Probe::ShowLogo));
     }
 }

@@ -1,56 +1,52 @@
-//! The terminal UI: app state and transitions ([`app`]), keys as data ([`keymap`]),
-//! drawing ([`view`]), and the event loop here, which owns the terminal (restored on exit,
-//! error and panic) and talks to the background jobs of `jobs::view`.
+//! The terminal UI.
+//!
+//! * [`commands`]: every command declared once (name, default keys, count, description);
+//!   [`keymap`] and the help popup derive from it.
+//! * [`component`]: the component contract (`update` → jobs, `draw` only draws) and
+//!   [`components`]: the components and their one registration point — its module doc says
+//!   how to add a panel with its data request.
+//! * [`app`]: routes keys, pastes, resizes and job replies; holds the [`shared`] state.
+//! * [`view`]: the layout, header, status line and help; any terminal size draws.
+//! * [`export`]: view export (text, SVG) and sessions (TOML, versioned).
+//! * [`term`]: the terminal while the UI owns it (raw mode, alternate screen, bracketed
+//!   paste, stderr to the log, signals).
+//! * This module: the runtime. Components' tasks run on [`Worker`] threads — the track
+//!   loader ([`Reader`]), the predictor ([`Predictor`], which owns the model worker), a
+//!   background thread for the evaluation and one for file output — and their replies come
+//!   back on one channel. Quitting (`q`, `:q`, Ctrl-C, or SIGTERM/SIGHUP/SIGINT) cancels
+//!   every job, joins every thread (models are dropped by the threads that own them), then
+//!   restores the terminal.
 pub mod app;
+pub mod commands;
+pub mod component;
+pub mod components;
 pub mod export;
 pub mod keymap;
+pub mod shared;
+pub mod term;
 pub mod view;
 
 use crate::config::ProjectConfig;
 use crate::genome::genes::Genes;
 use crate::genome::peaks::{PeakReadOptions, PeakSet};
 use crate::genome::Fasta;
-use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
-use crate::jobs::view::{spawn_predictor, spawn_track_loader, LoaderJob, PredictRequest, PredictorJob, TrackRequest, ViewEvent};
+use crate::jobs::view::{Predictor, Reader};
+use crate::jobs::worker::{Ctx, Reply, ReplyKind, Task, TaskService, Worker};
 use anyhow::Result;
-use app::{App, Request};
+use app::{App, AppEvent, Request};
+use component::{AnyEvent, Job, Thread};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
-use ratatui::crossterm::execute;
-use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::any::Any;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Put the terminal back: raw mode off, main screen, cursor shown.
-pub fn restore_terminal() {
-    let _ = disable_raw_mode();
-    let _ = execute!(std::io::stdout(), LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
-}
+pub use term::restore_terminal;
 
 /// The UI's log file: `$PEAKSCOPE_CACHE/peakscope.log` (default ~/.cache/peakscope).
-pub fn log_path() -> std::path::PathBuf {
+pub fn log_path() -> PathBuf {
     crate::demo::default_dir().parent().map(|p| p.join("peakscope.log")).unwrap_or_else(|| "peakscope.log".into())
-}
-
-/// A logger thread: lines sent on the channel are appended to the log file with a time.
-fn spawn_logger() -> crossbeam_channel::Sender<String> {
-    let (tx, rx) = crossbeam_channel::unbounded::<String>();
-    let path = log_path();
-    std::thread::Builder::new()
-        .name("log".into())
-        .spawn(move || {
-            use std::io::Write;
-            if let Some(d) = path.parent() {
-                let _ = std::fs::create_dir_all(d);
-            }
-            let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else { return };
-            for line in rx {
-                let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                let _ = writeln!(f, "{t} {line}");
-            }
-        })
-        .ok();
-    tx
 }
 
 /// Build the app state for a project (reads the indexes and peak files once, before the UI
@@ -70,214 +66,263 @@ pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
         cfg.peaks.as_ref().map(|p| p.ubiquitous.clone()).unwrap_or_default(),
         genes,
     );
+    app.shared.config = Some(Arc::new(cfg.clone()));
     // specificity from the per-track calls, when every track has them
     let calls: Vec<PeakSet> =
         cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
     if !calls.is_empty() && calls.len() == cfg.tracks.len() {
-        app.specificity = crate::genome::peaks::specificity(&app.peaks, &calls).into_iter().map(Some).collect();
+        app.shared.specificity = crate::genome::peaks::specificity(&app.shared.peaks, &calls).into_iter().map(Some).collect();
     }
-    let keys = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config/peakscope/keys.toml"));
+    let keys = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/peakscope/keys.toml"));
     if let Some(k) = keys.filter(|k| k.exists()) {
-        app.keymap = keymap::Keymap::with_overrides(&std::fs::read_to_string(&k)?)?;
+        app.keymap = keymap::Keymap::with_overrides(&std::fs::read_to_string(&k)?).map_err(|e| anyhow::anyhow!("{}: {e:#}", k.display()))?;
     }
     Ok(app)
 }
 
-/// Open the UI on a project (optionally restoring a session) and run until the user quits.
-pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Session>) -> Result<()> {
+/// How the UI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// the user quit
+    Quit,
+    /// a terminating signal arrived (the caller exits with 128 + it)
+    Signal(i32),
+}
+
+/// Replies with this tag are for the App itself, not a component.
+const APP_TAG: u64 = u64::MAX;
+
+type TaskWorker<Env> = Worker<TaskService<Env, AnyEvent>>;
+
+/// Writes a session or an exported view, off the UI thread.
+struct WriteTask {
+    path: PathBuf,
+    text: String,
+    what: &'static str,
+}
+
+impl Task<(), AnyEvent> for WriteTask {
+    fn key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.path.hash(&mut h);
+        h.finish()
+    }
+    fn run(self: Box<Self>, _: &mut (), ctx: &Ctx<AnyEvent>) -> Result<(), String> {
+        let msg = export::write_text(&self.path, &self.text).map(|_| format!("{} {}", self.what, self.path.display())).map_err(|e| format!("{e:#}"));
+        ctx.emit(Box::new(AppEvent::Written(msg)) as AnyEvent);
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The UI's worker threads.
+struct Services {
+    reader: TaskWorker<Reader>,
+    predictor: TaskWorker<Predictor>,
+    background: TaskWorker<()>,
+    files: TaskWorker<()>,
+}
+
+impl Services {
+    fn start(cfg: &ProjectConfig, device: tch::Device, tx: &Sender<Reply<AnyEvent>>) -> Result<Services> {
+        let sink = |tx: &Sender<Reply<AnyEvent>>| {
+            let tx = tx.clone();
+            move |r| {
+                let _ = tx.send(r);
+            }
+        };
+        let bigwigs: Vec<PathBuf> = cfg.tracks.iter().map(|t| t.bigwig.clone()).collect();
+        let reader = Worker::spawn(
+            "track-loader",
+            move |ctx| {
+                let (reader, errors) = Reader::open(&bigwigs);
+                for e in errors {
+                    ctx.emit(Box::new(AppEvent::Error(e)) as AnyEvent);
+                }
+                Ok(TaskService::new(reader))
+            },
+            sink(tx),
+        )?;
+        let pcfg = cfg.clone();
+        let predictor = Worker::spawn(
+            "predictor",
+            move |ctx| {
+                let p = Predictor::open(&pcfg, device).map_err(|e| format!("{e:#}"))?;
+                ctx.emit(Box::new(AppEvent::ModelsReady { device: p.device_label() }) as AnyEvent);
+                Ok(TaskService::new(p))
+            },
+            sink(tx),
+        )?;
+        let background = Worker::spawn("eval", |_| Ok(TaskService::new(())), sink(tx))?;
+        let files = Worker::spawn("files", |_| Ok(TaskService::new(())), sink(tx))?;
+        Ok(Services { reader, predictor, background, files })
+    }
+
+    /// Hand requests to the workers; sessions and exports are prepared here (no IO) and
+    /// written by the file worker.
+    fn run(&self, app: &mut App, reqs: Vec<Request>, size: (u16, u16), config_path: &Path) {
+        for r in reqs {
+            match r {
+                Request::Job { component, job } => {
+                    let tag = component as u64;
+                    match job {
+                        Job::Read(t) => drop(self.reader.submit_tagged(tag, t)),
+                        Job::Model(t) => drop(self.predictor.submit_tagged(tag, t)),
+                        Job::Background(t) => drop(self.background.submit_tagged(tag, t)),
+                        Job::Cancel(thread, key) => {
+                            match thread {
+                                Thread::Reader => self.reader.cancel_lane(tag, key),
+                                Thread::Predictor => self.predictor.cancel_lane(tag, key),
+                                Thread::Background => self.background.cancel_lane(tag, key),
+                            };
+                        }
+                    }
+                }
+                Request::SaveSession(path) => match export::Session::of(app, config_path).to_toml() {
+                    Ok(text) => drop(self.files.submit_tagged(APP_TAG, Box::new(WriteTask { path, text, what: "session saved to" }))),
+                    Err(e) => app.shared.status = format!("{e:#}"),
+                },
+                Request::Export(path) => match export::render_view(app, size.0, size.1, &path) {
+                    Ok(text) => drop(self.files.submit_tagged(APP_TAG, Box::new(WriteTask { path, text, what: "view exported to" }))),
+                    Err(e) => app.shared.status = format!("{e:#}"),
+                },
+            }
+        }
+    }
+
+    /// Cancel every job on every thread, then join them all (the models are dropped by the
+    /// model worker thread, inside the predictor's shutdown).
+    fn shutdown(&mut self) {
+        for cancelled in [self.reader.shutdown(), self.predictor.shutdown(), self.background.shutdown(), self.files.shutdown()] {
+            if !cancelled {
+                tracing::error!("a UI worker thread panicked");
+            }
+        }
+    }
+}
+
+/// Route one reply: to its component, or to the App (service start, file output).
+fn route(app: &mut App, r: Reply<AnyEvent>) -> Vec<Request> {
+    if r.id == 0 || r.tag == APP_TAG {
+        match r.kind {
+            ReplyKind::Event(e) => match e.downcast::<AppEvent>() {
+                Ok(ev) => app.on_app_event(*ev),
+                Err(_) => {
+                    tracing::error!("an event of an unknown type was sent to the App");
+                    vec![]
+                }
+            },
+            ReplyKind::Failed(e) => app.on_app_event(AppEvent::Error(e)),
+            ReplyKind::Progress { .. } | ReplyKind::Finished { .. } => vec![],
+        }
+    } else {
+        app.on_reply(r.tag as usize, r.kind)
+    }
+}
+
+/// Open the UI on a project (optionally restoring a session) and run until the user quits
+/// or a terminating signal arrives.
+pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Session>) -> Result<Exit> {
     let mut app = app_for(&cfg)?;
+    app.shared.models.device = device;
     if let Some(s) = &session {
         s.apply(&mut app)?;
     }
-    let config_path = cfg.source.clone();
-    let center_width = cfg.eval.center_width;
-    let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<ViewEvent>();
-    let tracks_tx = spawn_track_loader(cfg.tracks.iter().map(|t| t.bigwig.clone()).collect(), ev_tx.clone());
-    let pred_tx = spawn_predictor(cfg.clone(), device, ev_tx.clone());
-    let eval_cancel = Arc::new(AtomicBool::new(false));
-    // the evaluation runs on its own thread with its own model worker
-    let start_eval = {
-        let cfg = cfg.clone();
-        let ev_tx = ev_tx.clone();
-        let cancel = eval_cancel.clone();
-        move || {
-            cancel.store(false, Ordering::SeqCst);
-            let (cfg, ev_tx, cancel) = (cfg.clone(), ev_tx.clone(), cancel.clone());
-            std::thread::Builder::new()
-                .name("eval".into())
-                .spawn(move || {
-                    let opts = EvalOptions {
-                        models: vec![],
-                        chroms: None,
-                        limit: None,
-                        device,
-                        precision: crate::model::engine::Precision::F32,
-                        batch_size: None,
-                        snapshot_every: Some(Duration::from_millis(250)),
-                    };
-                    let strata: Vec<String> = Vec::new();
-                    let tx = ev_tx.clone();
-                    let mut last_done = (0, 0);
-                    let r = run_eval(&cfg, &opts, &cancel, |ev| match ev {
-                        EvalEvent::Progress { done, total, .. } => {
-                            last_done = (done, total);
-                            let _ = tx.send(ViewEvent::EvalProgress { done, total, snapshot: None, strata: strata.clone() });
-                        }
-                        EvalEvent::Snapshot(s) => {
-                            let _ = tx.send(ViewEvent::EvalProgress { done: last_done.0, total: last_done.1, snapshot: Some(s), strata: vec![] });
-                        }
-                    });
-                    match r {
-                        Ok(out) => {
-                            let names = out.state.layout.strata.names().to_vec();
-                            let (d, t) = (out.state.rows.len(), out.state.total);
-                            let _ = ev_tx.send(ViewEvent::EvalProgress { done: d, total: t, snapshot: Some(Box::new(out.snapshot)), strata: names });
-                            let _ = ev_tx.send(ViewEvent::EvalDone(Ok(())));
-                        }
-                        Err(e) => {
-                            let _ = ev_tx.send(ViewEvent::EvalDone(Err(format!("{e:#}"))));
-                        }
-                    }
-                })
-                .ok();
-        }
-    };
-    let writer_tx = ev_tx.clone();
-    drop(ev_tx);
-    let log = spawn_logger();
-    let _ = log.send(format!("open {}", cfg.source.display()));
-    let default_hook = std::panic::take_hook();
-    let panic_log = log_path();
+    let guard = term::TerminalGuard::enter(&log_path())?;
+    let default_hook = Arc::new(std::panic::take_hook());
+    let hook = default_hook.clone();
     std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&panic_log) {
-            use std::io::Write;
-            let _ = writeln!(f, "panic: {info}");
+        tracing::error!("panic: {info}");
+        // worker threads catch their panics and report them; only the UI thread's own end the UI
+        if std::thread::current().name() == Some("main") {
+            restore_terminal();
         }
-        default_hook(info);
+        hook(info);
     }));
-    // library log lines go to the log file while the UI owns the terminal
-    let _ = crate::logging::to_file(&log_path());
-    enable_raw_mode()?;
-    execute!(std::io::stdout(), EnterAlternateScreen)?;
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
-    let result = (|| -> Result<()> {
-        let size = terminal.size()?;
-        let send = |app: &App, reqs: Vec<Request>| {
-            for r in reqs {
-                match r {
-                    Request::Tracks { generation, locus, cols } => {
-                        let _ = tracks_tx.send(LoaderJob::Tracks(TrackRequest { generation, locus, cols }));
-                    }
-                    Request::Heights { peaks } => {
-                        let peaks = peaks.into_iter().filter_map(|i| app.peaks.get(i).map(|p| (i, p.locus()))).collect();
-                        let _ = tracks_tx.send(LoaderJob::Heights { peaks, width: center_width });
-                    }
-                    Request::Predict { model, peaks, .. } => {
-                        let peaks = peaks.into_iter().filter_map(|i| app.peaks.get(i).map(|p| (i, p.locus()))).collect();
-                        let _ = pred_tx.send(PredictorJob::Predict(PredictRequest { model, peaks }));
-                    }
-                    Request::Ism { model, peak } => {
-                        if let Some(p) = app.peaks.get(peak) {
-                            let _ = pred_tx.send(PredictorJob::Ism { model, peak, locus: p.locus() });
-                        }
-                    }
-                    Request::EvalStart => start_eval(),
-                    Request::SaveSession(_) | Request::Export(_) => {}
-                    Request::EvalStop => eval_cancel.store(true, Ordering::SeqCst),
-                }
+    tracing::info!("open {}", cfg.source.display());
+    let (tx, rx) = unbounded::<Reply<AnyEvent>>();
+    let result = (|| -> Result<Exit> {
+        let mut services = Services::start(&cfg, device, &tx)?;
+        let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+        let exit = match event_loop(&mut app, &mut terminal, &services, &rx, &guard.signals, &cfg.source) {
+            // a hangup can take the terminal with it: the signal is what ended the UI
+            Err(e) if guard.signals.caught().is_some() => {
+                tracing::info!("after the signal: {e:#}");
+                Ok(Exit::Signal(guard.signals.caught().unwrap_or_default()))
             }
+            other => other,
         };
-        let reqs = app.resize(size.width, size.height);
-        send(&app, reqs);
-        let mut dirty = true;
-        let mut last_draw = Instant::now() - Duration::from_secs(1);
-        while !app.quit {
-            // coalesce redraws to at most ~60 per second
-            if dirty && last_draw.elapsed() >= Duration::from_millis(16) {
-                terminal.draw(|f| f.render_widget(&app, f.area()))?;
-                last_draw = Instant::now();
-                dirty = false;
-            }
-            if event::poll(Duration::from_millis(16))? {
-                match event::read()? {
-                    Event::Key(k) if k.kind == KeyEventKind::Press => {
-                        let reqs = app.on_key(k);
-                        // prepare file output here (no IO), write it on a thread, report back
-                        for r in &reqs {
-                            let prepared = match r {
-                                Request::SaveSession(p) => export::Session::of(&app, &config_path).to_toml().map(|t| (p.clone(), t, "session saved to")),
-                                Request::Export(p) => {
-                                    let sz = terminal.size()?;
-                                    export::render_view(&app, sz.width, sz.height, p).map(|t| (p.clone(), t, "view exported to"))
-                                }
-                                _ => continue,
-                            };
-                            match prepared {
-                                Ok((path, text, what)) => {
-                                    let tx = writer_tx.clone();
-                                    std::thread::spawn(move || {
-                                        let msg = export::write_text(&path, &text).map(|_| format!("{what} {}", path.display())).map_err(|e| format!("{e:#}"));
-                                        let _ = tx.send(ViewEvent::Written(msg));
-                                    });
-                                }
-                                Err(e) => app.status = format!("{e:#}"),
-                            }
-                        }
-                        send(&app, reqs);
-                        dirty = true;
-                    }
+        app.shared.status = "quitting: stopping background work…".into();
+        let _ = terminal.draw(|f| f.render_widget(&app, f.area()));
+        services.shutdown();
+        exit
+    })();
+    // every worker thread has been joined (also on the error path: `services` was dropped)
+    drop(guard);
+    let _ = std::panic::take_hook();
+    if let Ok(hook) = Arc::try_unwrap(default_hook) {
+        std::panic::set_hook(hook);
+    }
+    if let Err(e) = &result {
+        tracing::error!("{e:#}");
+    }
+    result
+}
+
+fn event_loop(
+    app: &mut App,
+    terminal: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
+    services: &Services,
+    rx: &Receiver<Reply<AnyEvent>>,
+    signals: &term::Signals,
+    config_path: &Path,
+) -> Result<Exit> {
+    let size = terminal.size()?;
+    let mut size = (size.width, size.height);
+    let reqs = app.resize(size.0, size.1);
+    services.run(app, reqs, size, config_path);
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    loop {
+        if let Some(sig) = signals.caught() {
+            tracing::info!("signal {sig}: quitting");
+            return Ok(Exit::Signal(sig));
+        }
+        if app.quit {
+            return Ok(Exit::Quit);
+        }
+        // coalesce redraws to at most ~60 per second
+        if dirty && last_draw.elapsed() >= Duration::from_millis(16) {
+            terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        if event::poll(Duration::from_millis(16))? {
+            // everything already waiting, then draw
+            for _ in 0..4096 {
+                let reqs = match event::read()? {
+                    Event::Key(k) if k.kind == KeyEventKind::Press => app.on_key(k),
+                    Event::Paste(text) => app.on_paste(&text),
                     Event::Resize(w, h) => {
-                        let reqs = app.resize(w, h);
-                        send(&app, reqs);
-                        dirty = true;
+                        size = (w, h);
+                        app.resize(w, h)
                     }
-                    _ => {}
-                }
-            }
-            while let Ok(ev) = ev_rx.try_recv() {
+                    _ => vec![],
+                };
+                services.run(app, reqs, size, config_path);
                 dirty = true;
-                match ev {
-                    ViewEvent::Tracks { generation, locus, data } => app.on_tracks(generation, locus, data),
-                    ViewEvent::Preds { model, peaks, values } => app.on_preds(model, peaks, values),
-                    ViewEvent::ModelsReady { device } => {
-                        app.models_ready = true;
-                        app.device = device;
-                        let reqs = app.refresh();
-                        send(&app, reqs);
-                    }
-                    ViewEvent::IsmStarted { peak, model, region_start, seq, mutants } => app.on_ism_started(peak, model, region_start, seq, mutants),
-                    ViewEvent::IsmChunk { peak, ref_pred, first, preds } => app.on_ism_chunk(peak, ref_pred, first, preds),
-                    ViewEvent::IsmDone { peak, motifs } => app.on_ism_done(peak, motifs),
-                    ViewEvent::EvalProgress { done, total, snapshot, strata } => app.on_eval_progress(done, total, snapshot.map(|s| *s), strata),
-                    ViewEvent::EvalDone(r) => {
-                        if let Err(e) = &r {
-                            let _ = log.send(format!("eval failed: {e}"));
-                        }
-                        app.on_eval_done(r)
-                    }
-                    ViewEvent::Heights { peaks, values } => app.on_heights(peaks, values),
-                    ViewEvent::Written(r) => {
-                        app.status = match r {
-                            Ok(m) => m,
-                            Err(e) => {
-                                let _ = log.send(format!("error: {e}"));
-                                e
-                            }
-                        }
-                    }
-                    ViewEvent::Error(e) => {
-                        let _ = log.send(format!("error: {e}"));
-                        app.status = e;
-                    }
+                if app.quit || !event::poll(Duration::ZERO)? {
+                    break;
                 }
             }
         }
-        Ok(())
-    })();
-    eval_cancel.store(true, Ordering::SeqCst);
-    restore_terminal();
-    crate::logging::to_stderr();
-    let _ = std::panic::take_hook();
-    result
+        while let Ok(r) = rx.try_recv() {
+            dirty = true;
+            let reqs = route(app, r);
+            services.run(app, reqs, size, config_path);
+        }
+    }
 }
