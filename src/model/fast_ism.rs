@@ -538,7 +538,6 @@ pub fn mutant_batch(reference: &Tensor, pos: &Tensor, alt: &Tensor) -> Tensor {
     x.scatter_value(1, &(alt * l + pos).unsqueeze(1), 1.0).reshape([n, 4, l])
 }
 
-
 /// The fast path of a loaded model, analysed once per loaded model (and logged once: the
 /// prefix found, or why ISM runs every mutant through the whole model), or the reason there
 /// is none.

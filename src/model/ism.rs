@@ -151,7 +151,13 @@ pub fn run_ism(model: &mut Model, plan: &IsmPlan, cancel: &AtomicBool, on_chunk:
 
 /// [`run_ism`] on the path chosen by the caller: `Fast` fails, naming the reason, when the
 /// model has no fast path.
-pub fn run_ism_with(model: &mut Model, plan: &IsmPlan, cancel: &AtomicBool, path: IsmPath, mut on_chunk: impl FnMut(usize, &[f32], &[f64])) -> Result<IsmResult> {
+pub fn run_ism_with(
+    model: &mut Model,
+    plan: &IsmPlan,
+    cancel: &AtomicBool,
+    path: IsmPath,
+    mut on_chunk: impl FnMut(usize, &[f32], &[f64]),
+) -> Result<IsmResult> {
     let ctx = model.spec.context_length();
     if plan.seq.len() != ctx {
         bail!(
@@ -208,22 +214,22 @@ pub fn run_ism_with(model: &mut Model, plan: &IsmPlan, cancel: &AtomicBool, path
     model.take_non_finite();
     let check = || if cancel.load(Ordering::Relaxed) { bail!("cancelled") } else { Ok(()) };
     let sink = |i: usize, out: HeadOut| {
-            let rows = out.height.size()[0] as usize;
-            let entries: Vec<(i64, i64, i64)> = (0..rows).map(|r| (r as i64, ranges[(i + r) % v].0, ranges[(i + r) % v].1)).collect();
-            let sums = bin_sums(&out.height, &entries)?;
-            let (m0, nm) = (i / v, rows / v);
-            for k in 0..nm {
-                let mi = m0 + k;
-                for o in 0..t {
-                    let h: f64 = (0..v).map(|vi| sums[(k * v + vi) * t + o]).sum::<f64>() / v as f64;
-                    alt_pred[mi * t + o] = h as f32;
-                    deltas[mi * t + o] = h - ref_height[o];
-                }
+        let rows = out.height.size()[0] as usize;
+        let entries: Vec<(i64, i64, i64)> = (0..rows).map(|r| (r as i64, ranges[(i + r) % v].0, ranges[(i + r) % v].1)).collect();
+        let sums = bin_sums(&out.height, &entries)?;
+        let (m0, nm) = (i / v, rows / v);
+        for k in 0..nm {
+            let mi = m0 + k;
+            for o in 0..t {
+                let h: f64 = (0..v).map(|vi| sums[(k * v + vi) * t + o]).sum::<f64>() / v as f64;
+                alt_pred[mi * t + o] = h as f32;
+                deltas[mi * t + o] = h - ref_height[o];
             }
-            computed[m0..m0 + nm].fill(true);
-            done += nm;
-            on_chunk(m0, &alt_pred[m0 * t..(m0 + nm) * t], &deltas[m0 * t..(m0 + nm) * t]);
-            Ok(())
+        }
+        computed[m0..m0 + nm].fill(true);
+        done += nm;
+        on_chunk(m0, &alt_pred[m0 * t..(m0 + nm) * t], &deltas[m0 * t..(m0 + nm) * t]);
+        Ok(())
     };
     let res = match fast.as_deref() {
         Some(Ok(f)) => {
