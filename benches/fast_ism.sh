@@ -25,7 +25,7 @@ echo "# 1. the same model and window: tangermeme 1.6 on the eager rebuild"
 "$PY" benches/tangermeme_fastism.py "$W/basset.pt" --repeats "$REPEATS" | tee "$W/tm.tsv"
 echo "# 2. ChromBPNet-like, 2114 bp, ${CBP_REGION}-bp central region: peakscope fast and naive"
 "$PY" benches/chrombpnet_like.py "$W/cbp.pt"
-"$B" bench-ism --model "$W/cbp.pt" --input-length 2114 --region-length "$CBP_REGION" --height-head 1 --device cpu --ism-path fast,naive --repeats "$REPEATS" | tee "$W/cbp.tsv"
+"$B" bench-ism --model "$W/cbp.pt" --input-length 2114 --region-length "$CBP_REGION" --height-head counts --device cpu --ism-path fast,naive --repeats "$REPEATS" | tee "$W/cbp.tsv"
 "$PY" - "$W/ps.tsv" "$W/tm.tsv" "$W/cbp.tsv" <<'PY'
 import sys
 def rows(path):
