@@ -95,7 +95,7 @@ pub fn write_per_peak(path: &std::path::Path, out: &EvalOutcome) -> Result<()> {
 
 /// Ctrl-C: the first press finishes the current batch, then the partial results are written
 /// and the process exits with 130; a second press aborts at once with 130.
-fn interrupt_handler() -> Arc<AtomicBool> {
+pub(crate) fn interrupt_handler() -> Arc<AtomicBool> {
     let cancel = Arc::new(AtomicBool::new(false));
     let c = cancel.clone();
     let _ = ctrlc::set_handler(move || {
