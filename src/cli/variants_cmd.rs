@@ -120,7 +120,7 @@ pub fn run(a: VariantsArgs) -> Result<()> {
     let fasta = Fasta::open(&cfg.genome.fasta)?;
     check_chroms(&fasta, a.chroms.as_deref())?;
     // the file opens (and its header parses) before models load
-    crate::genome::variants::VariantReader::open(&source, &fasta, Default::default())?;
+    crate::genome::variants::VariantReader::open(&source, &fasta, crate::jobs::variants::reader_options(&cfg, &[], a.chroms.as_deref()))?;
     let annotator = Annotator::new(&cfg)?;
     let device = a.run.device()?;
     let worker = start_models(&cfg, &a.models, device, a.run.precision()?, a.run.batch_size)?;
@@ -135,22 +135,19 @@ pub fn run(a: VariantsArgs) -> Result<()> {
     };
     let pb = indicatif::ProgressBar::new_spinner().with_style(indicatif::ProgressStyle::with_template("variants {spinner} {pos} scored {per_sec} {elapsed}").unwrap());
     let models = worker.models.clone();
-    let mut summary = None;
     super::emit(a.output.as_deref(), |w| {
         writeln!(w, "{}", COLUMNS.join("\t"))?;
         let s = score_file(&cfg, &source, &worker, &fasta, &annotator, &opts, &cancel, |chunk| write_rows(w, chunk, &models), |n| pb.set_position(n as u64))?;
+        pb.finish_and_clear();
+        report_summary(&s, models.len(), &device_label(device));
         if s.cancelled {
             bail!("interrupted after {} variants: nothing written", s.scored);
         }
-        summary = Some(s);
+        if s.scored == 0 {
+            bail!("no variant of {} was scored, nothing written ({})", source.display(), s.skipped.summary());
+        }
         Ok(())
     })?;
-    pb.finish_and_clear();
-    let s = summary.expect("summary");
-    report_summary(&s, models.len(), &device_label(device));
-    if s.scored == 0 {
-        bail!("no variant of {} was scored ({})", source.display(), s.skipped.summary());
-    }
     if let Some(p) = &a.output {
         eprintln!("wrote {}", p.display());
     }

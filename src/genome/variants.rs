@@ -756,6 +756,23 @@ impl TableSource {
     }
 }
 
+/// Build the `.tbi` index of a bgzip-compressed VCF (what region queries need). An unsorted
+/// file is refused with its first record out of order.
+pub fn build_index(path: &Path) -> Result<()> {
+    let header_lines = vcf_header_lines(path)?;
+    if let Ok(Some((line, what))) = first_unsorted(path, header_lines) {
+        return Err(line_err(path, line, format!("the VCF is not sorted ({what}), so it cannot be indexed: sort it with `bcftools sort -Oz -o sorted.vcf.gz {}`", path.display())));
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| file_err(path, "path contains a NUL byte"))?;
+    // SAFETY: `c` is a valid NUL-terminated path that outlives the call; `tbx_conf_vcf` is
+    // htslib's static, read-only VCF preset, passed by pointer as the function expects.
+    let rc = unsafe { rust_htslib::htslib::tbx_index_build(c.as_ptr(), 0, &rust_htslib::htslib::tbx_conf_vcf) };
+    if rc != 0 {
+        return Err(file_err(path, format!("htslib could not index it (code {rc}): it must be bgzip-compressed (`bgzip {0}`), not plain gzip, and sorted", path.display())));
+    }
+    Ok(())
+}
+
 /// The alt allele's context window: the ref context `[start, start + ctx)` with REF replaced
 /// by ALT. The window keeps its length and the variant stays centred: with Δ = len(ALT) −
 /// len(REF), an insertion drops ⌊Δ/2⌋ flank bases on the left and ⌈Δ/2⌉ on the right; a
