@@ -224,3 +224,63 @@ pub fn score_file(
     summary.seconds = t0.elapsed().as_secs_f64();
     Ok(summary)
 }
+
+/// Variant metrics of an evaluation: every scored variant kept (the metrics need them all),
+/// with the report.
+pub struct VariantEval {
+    pub source: std::path::PathBuf,
+    pub rows: Vec<Scored>,
+    pub models: Vec<ModelInfo>,
+    /// project track names (count columns)
+    pub tracks: Vec<String>,
+    pub strata: Vec<String>,
+    pub min_depth: u32,
+    pub report: std::collections::BTreeMap<String, crate::eval::variants::VariantModelReport>,
+    pub summary: ScoreSummary,
+}
+
+/// Score the config's variant set ([variants] allelic table, else VCF) with the eval's models
+/// and compute allelic-imbalance and labelled-variant metrics per model × track × stratum.
+pub fn run_variant_eval(
+    cfg: &ProjectConfig,
+    eval: &crate::jobs::eval::EvalOptions,
+    cancel: &AtomicBool,
+    reference: Option<&crate::eval::report::Snapshot>,
+    progress: impl FnMut(usize),
+) -> Result<VariantEval> {
+    use crate::eval::variants::{report, VariantModel, VariantRow};
+    let vc = cfg.variants.as_ref().ok_or_else(|| anyhow!("config {} has no [variants] section", cfg.source.display()))?;
+    let source = vc.eval_source().ok_or_else(|| anyhow!("[variants] names no file"))?.to_path_buf();
+    let fasta = Fasta::open(&cfg.genome.fasta)?;
+    let annotator = Annotator::new(cfg)?;
+    let worker = start_models(cfg, &eval.models, eval.device, eval.precision, eval.batch_size)?;
+    let opts = ScoreOptions {
+        models: eval.models.clone(),
+        chroms: eval.chroms.clone(),
+        limit: None,
+        device: eval.device,
+        precision: eval.precision,
+        batch_size: eval.batch_size,
+        chunk: 512,
+    };
+    let mut rows = Vec::new();
+    let summary = score_file(cfg, &source, &worker, &fasta, &annotator, &opts, cancel, |c| Ok(rows.extend_from_slice(c)), progress)?;
+    let tracks: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
+    let models: Vec<VariantModel> = worker
+        .models
+        .iter()
+        .map(|m| VariantModel { name: m.spec.name.clone(), outputs: m.target_names.clone(), tracks: m.target_names.iter().map(|n| tracks.iter().position(|t| t == n)).collect() })
+        .collect();
+    let vrows: Vec<VariantRow> = rows
+        .iter()
+        .map(|s| VariantRow {
+            strata: s.annotation.strata.clone(),
+            label: s.variant.label,
+            counts: s.variant.counts.clone(),
+            pred: s.ref_pred.iter().zip(&s.alt_pred).map(|(r, a)| r.iter().copied().zip(a.iter().copied()).collect()).collect(),
+        })
+        .collect();
+    let strata = annotator.strata_names();
+    let report = report(&vrows, &models, &strata, vc.min_depth, reference);
+    Ok(VariantEval { source, rows, models: worker.models.clone(), tracks, strata, min_depth: vc.min_depth, report, summary })
+}
