@@ -313,3 +313,105 @@ fn region_queries_need_a_sorted_indexed_vcf() {
     assert_eq!(all.len(), 7);
     assert_eq!(all[0].line, 5);
 }
+
+const PY_EVAL: &str = r##"
+import sys, json, math
+import numpy as np
+from scipy.stats import pearsonr
+from sklearn.metrics import roc_auc_score, average_precision_score
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+head, rows = rows[0], rows[1:]
+col = {c: i for i, c in enumerate(head)}
+doc = json.load(open(sys.argv[2]))["variants"]
+min_depth = doc["min_depth"]
+met = doc["metrics"]
+def close(a, b, what):
+    if b is None or (isinstance(b, float) and math.isnan(b)):
+        assert a is None, (what, a, b)
+    else:
+        assert a is not None and abs(a - b) <= 1e-6, (what, a, b)
+checked = 0
+models = sorted(set(r[col["model"]] for r in rows))
+for m in models:
+    mr = [r for r in rows if r[col["model"]] == m]
+    tracks = sorted(set(r[col["track"]] for r in mr))
+    for st in doc["strata"]:
+        sr = [r for r in mr if st in r[col["strata"]].split(",")]
+        for t in tracks:
+            tr = [r for r in sr if r[col["track"]] == t and r[col["ref_count"]] != "NA"]
+            tr = [r for r in tr if int(r[col["ref_count"]]) + int(r[col["alt_count"]]) >= min_depth]
+            got = met[m]["allelic"].get(t, {}).get(st)
+            if not tr:
+                assert got is None, (m, t, st)
+                continue
+            p = np.array([float(r[col["log2fc"]]) for r in tr])
+            rc = np.array([int(r[col["ref_count"]]) for r in tr]); ac = np.array([int(r[col["alt_count"]]) for r in tr])
+            meas = np.log2((ac + 0.5) / (rc + 0.5))
+            assert np.allclose(meas, [float(r[col["measured_log2"]]) for r in tr])
+            assert got["n"] == len(tr)
+            close(got["pearson"], pearsonr(p, meas)[0] if len(tr) > 1 and np.ptp(p) > 0 and np.ptp(meas) > 0 else None, (m, t, st, "pearson"))
+            imb = rc != ac
+            y = (ac > rc)[imb]
+            assert got["n_imbalanced"] == int(imb.sum())
+            close(got["auroc"], roc_auc_score(y, p[imb]) if 0 < y.sum() < len(y) else None, (m, t, st, "auroc"))
+            sign = np.mean(np.where(y, p[imb] > 0, p[imb] < 0)) if imb.any() else None
+            close(got["sign_accuracy"], sign, (m, t, st, "sign"))
+            checked += 1
+        for t in tracks + ["mean_abs_sad"]:
+            if t == "mean_abs_sad":
+                by = {}
+                for r in sr:
+                    if r[col["label"]] != "NA":
+                        by.setdefault((r[0], r[1], r[2], r[3]), []).append((abs(float(r[col["sad"]])), r[col["label"]] == "1"))
+                x = [np.mean([v for v, _ in vs]) for vs in by.values()]; y = [vs[0][1] for vs in by.values()]
+            else:
+                lr = [r for r in sr if r[col["track"]] == t and r[col["label"]] != "NA"]
+                x = [abs(float(r[col["sad"]])) for r in lr]; y = [r[col["label"]] == "1" for r in lr]
+            got = met[m]["labelled"].get(t, {}).get(st)
+            if not y:
+                assert got is None
+                continue
+            assert got["n"] == len(y)
+            close(got["auroc"], roc_auc_score(y, x) if 0 < sum(y) < len(y) else None, (m, t, st, "lab auroc"))
+            close(got["auprc"], average_precision_score(y, x) if sum(y) > 0 else None, (m, t, st, "lab auprc"))
+            checked += 1
+print(checked)
+"##;
+
+#[test]
+fn eval_variant_metrics_equal_scipy_and_sklearn() {
+    let p = project(0);
+    for (i, t) in TRACKS.iter().enumerate() {
+        random_bigwig(&p.dir.path().join(format!("{t}.bw")), &[("chr1", 6000), ("chr2", 3000)], 40 + i as u64);
+    }
+    // heterozygous sites with counts in tracks A and B (C has none), and labels
+    let mut rng = Rng::new(77);
+    let mut t = String::from("chrom\tpos\tref\talt\tA:ref_count\tA:alt_count\tB:ref_count\tB:alt_count\tset\n");
+    let mut n = 0;
+    for (c, lo, hi) in [("chr1", 800u64, 5200u64), ("chr2", 800, 2200)] {
+        let mut pos = lo;
+        while pos < hi {
+            let b = p.genome[c][pos as usize - 1];
+            let cnt = |rng: &mut Rng| if rng.below(6) == 0 { "NA".to_string() } else { rng.below(30).to_string() };
+            let (ar, aa, br, ba) = (cnt(&mut rng), cnt(&mut rng), cnt(&mut rng), cnt(&mut rng));
+            let lab = ["1", "0", "NA"][rng.below(3) as usize];
+            t.push_str(&format!("{c}\t{pos}\t{}\t{}\t{ar}\t{aa}\t{br}\t{ba}\t{lab}\n", b as char, other(b)));
+            pos += 40 + rng.below(120);
+            n += 1;
+        }
+    }
+    assert!(n > 40);
+    write(&p.dir.path().join("allelic.tsv"), &t);
+    let mut cfg = std::fs::read_to_string(&p.config).unwrap();
+    cfg.push_str("[variants]\nallelic = \"allelic.tsv\"\nlabel = \"set\"\nmin_depth = 12\n");
+    write(&p.config, &cfg);
+    let (m, pv) = (p.dir.path().join("m.json"), p.dir.path().join("pv.tsv"));
+    let (ok, out, err) = peakscope(&["eval", "--config", p.config.to_str().unwrap(), "-o", m.to_str().unwrap(), "--per-variant", pv.to_str().unwrap(), "--device", "cpu"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("ai_auroc") && out.contains("ubiquitous"), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    assert_eq!(doc["variants"]["scoring"]["scored"].as_u64().unwrap(), n);
+    let py = python().expect("reference python");
+    let checked: usize = run_python(&py, PY_EVAL, &[pv.to_str().unwrap(), m.to_str().unwrap()]).trim().parse().unwrap();
+    assert!(checked >= 10, "{checked} metrics checked");
+}
