@@ -142,7 +142,9 @@ impl Project {
         r
     }
     fn write_vcf(&self, name: &str, extra: &[(String, u64, String, String)]) -> PathBuf {
-        let mut t = String::from("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=6000>\n##contig=<ID=chr2,length=3000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n");
+        let mut t = String::from(
+            "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=6000>\n##contig=<ID=chr2,length=3000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n",
+        );
         for (c, p, r, a) in self.records().iter().chain(extra) {
             t.push_str(&format!("{c}\t{p}\t.\t{r}\t{a}\t.\t.\t.\n"));
         }
@@ -220,7 +222,8 @@ fn scores_equal_python_torch_and_predict() {
     // GEMMs of another batch composition may differ in the last bits)
     let bed = p.dir.path().join("snv.bed");
     write(&bed, "chr1\t2149\t2150\nchr2\t1549\t1550\n");
-    let (ok, pred, err) = peakscope(&["predict", "--config", p.config.to_str().unwrap(), "--model", "basset", "--bed", bed.to_str().unwrap(), "--device", "cpu"]);
+    let (ok, pred, err) =
+        peakscope(&["predict", "--config", p.config.to_str().unwrap(), "--model", "basset", "--bed", bed.to_str().unwrap(), "--device", "cpu"]);
     assert!(ok, "{err}");
     for line in pred.lines().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
@@ -306,7 +309,8 @@ fn region_queries_need_a_sorted_indexed_vcf() {
     write(&sv, &sorted);
     bgzip(&sv, &gz);
     build_index(&gz).unwrap();
-    let got: Vec<u64> = VariantReader::open_region(&gz, &fa, VariantOptions::default(), "1", 2000, 3000).unwrap().read_all().unwrap().iter().map(|v| v.pos).collect();
+    let got: Vec<u64> =
+        VariantReader::open_region(&gz, &fa, VariantOptions::default(), "1", 2000, 3000).unwrap().read_all().unwrap().iter().map(|v| v.pos).collect();
     assert_eq!(got, vec![2150, 2500, 2700]);
     // the whole bgzip file streams too, with line numbers of the text
     let all = VariantReader::open(&gz, &fa, VariantOptions::default()).unwrap().read_all().unwrap();
@@ -406,7 +410,8 @@ fn eval_variant_metrics_equal_scipy_and_sklearn() {
     cfg.push_str("[variants]\nallelic = \"allelic.tsv\"\nlabel = \"set\"\nmin_depth = 12\n");
     write(&p.config, &cfg);
     let (m, pv) = (p.dir.path().join("m.json"), p.dir.path().join("pv.tsv"));
-    let (ok, out, err) = peakscope(&["eval", "--config", p.config.to_str().unwrap(), "-o", m.to_str().unwrap(), "--per-variant", pv.to_str().unwrap(), "--device", "cpu"]);
+    let (ok, out, err) =
+        peakscope(&["eval", "--config", p.config.to_str().unwrap(), "-o", m.to_str().unwrap(), "--per-variant", pv.to_str().unwrap(), "--device", "cpu"]);
     assert!(ok, "{err}");
     assert!(out.contains("ai_auroc") && out.contains("ubiquitous"), "{out}");
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();

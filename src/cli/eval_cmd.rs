@@ -176,7 +176,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
     let mut cfg = ProjectConfig::load(&a.config)?;
     check_optional_outputs(
-        [Output::file_opt("-o/--output", a.output.as_deref()), Output::file_opt("--per-peak", a.per_peak.as_deref()), Output::file_opt("--per-variant", a.per_variant.as_deref())],
+        [
+            Output::file_opt("-o/--output", a.output.as_deref()),
+            Output::file_opt("--per-peak", a.per_peak.as_deref()),
+            Output::file_opt("--per-variant", a.per_variant.as_deref()),
+        ],
         &cfg.input_paths(),
     )?;
     if a.per_variant.is_some() && cfg.variants.is_none() {
@@ -244,7 +248,8 @@ pub fn run(a: EvalArgs) -> Result<()> {
     print!("{}", out.snapshot.table(&strata));
     let variants = match &cfg.variants {
         Some(_) if !out.cancelled => {
-            let pb = indicatif::ProgressBar::new_spinner().with_style(indicatif::ProgressStyle::with_template("variants {spinner} {pos} scored {per_sec} {elapsed}").unwrap());
+            let pb = indicatif::ProgressBar::new_spinner()
+                .with_style(indicatif::ProgressStyle::with_template("variants {spinner} {pos} scored {per_sec} {elapsed}").unwrap());
             let v = crate::jobs::variants::run_variant_eval(&cfg, &opts, &cancel, Some(&out.snapshot), |n| pb.set_position(n as u64))?;
             pb.finish_and_clear();
             super::variants_cmd::report_summary(&v.summary, v.models.len(), &device_label(device));

@@ -39,7 +39,8 @@ pub struct VariantsArgs {
     pub run: super::model_cmds::RunArgs,
 }
 
-pub const COLUMNS: [&str; 14] = ["chrom", "pos", "ref", "alt", "model", "track", "ref_pred", "alt_pred", "sad", "log2fc", "peak", "cluster", "stratum", "specificity"];
+pub const COLUMNS: [&str; 14] =
+    ["chrom", "pos", "ref", "alt", "model", "track", "ref_pred", "alt_pred", "sad", "log2fc", "peak", "cluster", "stratum", "specificity"];
 
 fn num(x: f64) -> String {
     if x.is_finite() {
@@ -133,7 +134,8 @@ pub fn run(a: VariantsArgs) -> Result<()> {
         batch_size: a.run.batch_size,
         chunk: a.chunk,
     };
-    let pb = indicatif::ProgressBar::new_spinner().with_style(indicatif::ProgressStyle::with_template("variants {spinner} {pos} scored {per_sec} {elapsed}").unwrap());
+    let pb = indicatif::ProgressBar::new_spinner()
+        .with_style(indicatif::ProgressStyle::with_template("variants {spinner} {pos} scored {per_sec} {elapsed}").unwrap());
     let models = worker.models.clone();
     super::emit(a.output.as_deref(), |w| {
         writeln!(w, "{}", COLUMNS.join("\t"))?;

@@ -273,7 +273,10 @@ pub fn generate(seed: u64) -> Result<DemoData> {
             scale[ct] = 6.0 * amp * ctx * depth[ct];
             *h = scale[ct] * activity;
         }
-        let sites = site_q.iter().map(|&(tf, quality, start, reverse)| SynthSite { tf, start, reverse, quality, active: (0..n_ct).map(|ct| on(tf, ct)).collect() }).collect();
+        let sites = site_q
+            .iter()
+            .map(|&(tf, quality, start, reverse)| SynthSite { tf, start, reverse, quality, active: (0..n_ct).map(|ct| on(tf, ct)).collect() })
+            .collect();
         let half = rng.gen_range(150..250);
         peaks.push(SynthPeak { chrom: c, start: summit - half, end: summit + half, summit, label, height, sites, scale });
     }
@@ -360,6 +363,7 @@ const READS_PER_COVERAGE: f64 = 3.0;
 ///   types where that site's TF acts (height = scale × Σ active quality²);
 /// * in 15% of peaks, one SNV off every site (no effect);
 /// * 600 SNVs at least 2 kb from any peak summit (no effect, background depth).
+///
 /// Allele-specific counts: each allele carries half the reads; per donor (two, both
 /// heterozygous) reads ~ Poisson(3 × (allele height × peak shape at the variant + background)
 /// / 2), summed over donors.

@@ -3,5 +3,5 @@
 pub mod metrics;
 pub mod report;
 pub mod strata;
-pub mod variants;
 pub mod stream;
+pub mod variants;

@@ -123,7 +123,13 @@ fn mean_finite(v: impl IntoIterator<Item = f64>) -> f64 {
 }
 
 /// Variant metrics of every model; `reference` supplies the reference accuracy of the summary.
-pub fn report(rows: &[VariantRow], models: &[VariantModel], strata: &[String], min_depth: u32, reference: Option<&Snapshot>) -> BTreeMap<String, VariantModelReport> {
+pub fn report(
+    rows: &[VariantRow],
+    models: &[VariantModel],
+    strata: &[String],
+    min_depth: u32,
+    reference: Option<&Snapshot>,
+) -> BTreeMap<String, VariantModelReport> {
     let mut out = BTreeMap::new();
     for (mi, m) in models.iter().enumerate() {
         let mut rep = VariantModelReport::default();
@@ -177,7 +183,11 @@ pub fn report(rows: &[VariantRow], models: &[VariantModel], strata: &[String], m
             rep.summary.insert(
                 sname.clone(),
                 VariantSummary {
-                    reference_pearson: reference.and_then(|r| r.models.get(&m.name)).and_then(|r| r.summary.get(sname)).map(|s| s.mean_pearson).unwrap_or(f64::NAN),
+                    reference_pearson: reference
+                        .and_then(|r| r.models.get(&m.name))
+                        .and_then(|r| r.summary.get(sname))
+                        .map(|s| s.mean_pearson)
+                        .unwrap_or(f64::NAN),
                     allelic_auroc: mean_finite(al.iter().map(|a| a.auroc)),
                     allelic_sign_accuracy: mean_finite(al.iter().map(|a| a.sign_accuracy)),
                     allelic_pearson: mean_finite(al.iter().map(|a| a.pearson)),
@@ -196,7 +206,11 @@ pub fn report(rows: &[VariantRow], models: &[VariantModel], strata: &[String], m
 /// specific variants (and outside peaks).
 pub fn table(reports: &BTreeMap<String, VariantModelReport>) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}", "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n");
+    let _ = writeln!(
+        s,
+        "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n"
+    );
     for (name, r) in reports {
         for st in ["all", "ubiquitous", "specific", "outside_peaks"] {
             let Some(x) = r.summary.get(st) else { continue };

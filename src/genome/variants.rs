@@ -195,9 +195,9 @@ impl VariantOptions {
         match (self.positive_min, self.negative_max) {
             (None, None) if x == 1.0 => Ok(Some(true)),
             (None, None) if x == 0.0 => Ok(Some(false)),
-            (None, None) => Err(format!(
-                "label {x} is a number other than 1/0: set [variants] positive_min and negative_max (e.g. 0.9 and 0.01 for a fine-mapping PIP)"
-            )),
+            (None, None) => {
+                Err(format!("label {x} is a number other than 1/0: set [variants] positive_min and negative_max (e.g. 0.9 and 0.01 for a fine-mapping PIP)"))
+            }
             (p, n) => Ok(if p.is_some_and(|p| x >= p) {
                 Some(true)
             } else if n.is_some_and(|n| x <= n) {
@@ -327,7 +327,15 @@ impl<'a> VariantReader<'a> {
     }
 
     fn where_(&self, raw: &Raw) -> String {
-        format!("{} line {}: {}:{} {}>{}", self.path.display(), raw.line, raw.chrom, raw.pos, String::from_utf8_lossy(&raw.ref_allele), String::from_utf8_lossy(&raw.alt))
+        format!(
+            "{} line {}: {}:{} {}>{}",
+            self.path.display(),
+            raw.line,
+            raw.chrom,
+            raw.pos,
+            String::from_utf8_lossy(&raw.ref_allele),
+            String::from_utf8_lossy(&raw.alt)
+        )
     }
 
     fn check(&mut self, raw: Raw) -> Result<Option<Variant>> {
@@ -335,7 +343,11 @@ impl<'a> VariantReader<'a> {
         let (ra, aa) = (&raw.ref_allele, &raw.alt);
         let indel = (ra.len() as i64 - aa.len() as i64).unsigned_abs() as usize;
         if !is_acgt(ra) || !is_acgt(aa) || indel > self.opts.max_indel || ra.eq_ignore_ascii_case(aa) {
-            let why = if indel > self.opts.max_indel { format!("indel of {indel} bp, longer than max_indel {}", self.opts.max_indel) } else { "allele not of A/C/G/T".into() };
+            let why = if indel > self.opts.max_indel {
+                format!("indel of {indel} bp, longer than max_indel {}", self.opts.max_indel)
+            } else {
+                "allele not of A/C/G/T".into()
+            };
             self.skipped.add(SkipReason::Unsupported, || format!("{w}: unsupported ({why})"));
             return Ok(None);
         }
@@ -387,7 +399,8 @@ fn vcf_header_lines(path: &Path) -> Result<Option<usize>> {
     let f = std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot read it ({e})")))?;
     let mut magic = [0u8; 2];
     let gz = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0x1f, 0x8b];
-    let mut r: Box<dyn BufRead> = if gz { Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f))) } else { Box::new(std::io::BufReader::new(f)) };
+    let mut r: Box<dyn BufRead> =
+        if gz { Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f))) } else { Box::new(std::io::BufReader::new(f)) };
     let mut n = 0;
     let mut buf = Vec::new();
     loop {
@@ -416,6 +429,8 @@ struct VcfSource {
     /// region queries: the previous record's (rid, pos), to catch unsorted files
     last: Option<(u32, i64)>,
     rec: bcf::Record,
+    /// a region on a contig the file lacks: no records
+    exhausted: bool,
 }
 
 enum VcfReader {
@@ -442,6 +457,7 @@ impl VcfReader {
 impl VcfSource {
     fn open(path: &Path, opts: &VariantOptions, region: Option<(&str, u64, u64)>) -> Result<Self> {
         let header_lines = vcf_header_lines(path)?;
+        let mut exhausted = false;
         let reader = match region {
             None => VcfReader::Plain(bcf::Reader::from_path(path).map_err(|e| {
                 file_err(path, format!("htslib cannot read it as VCF/BCF ({e}); expected a VCF (plain or bgzip) or BCF with a ##fileformat header"))
@@ -451,10 +467,9 @@ impl VcfSource {
                 let csi = PathBuf::from(format!("{}.csi", path.display()));
                 if !tbi.exists() && !csi.exists() {
                     let sorted = match first_unsorted(path, header_lines) {
-                        Ok(Some((line, what))) => format!(
-                            " It is also not sorted (line {line}: {what}): sort it first with `bcftools sort -Oz -o sorted.vcf.gz {}`.",
-                            path.display()
-                        ),
+                        Ok(Some((line, what))) => {
+                            format!(" It is also not sorted (line {line}: {what}): sort it first with `bcftools sort -Oz -o sorted.vcf.gz {}`.", path.display())
+                        }
                         _ => String::new(),
                     };
                     return Err(file_err(
@@ -467,7 +482,10 @@ impl VcfSource {
                         ),
                     ));
                 }
-                let mut r = bcf::IndexedReader::from_path(path).map_err(|e| file_err(path, format!("htslib cannot open it with its index ({e}): rebuild the index with `bcftools index -f -t {}`", path.display())))?;
+                exhausted = false;
+                let mut r = bcf::IndexedReader::from_path(path).map_err(|e| {
+                    file_err(path, format!("htslib cannot open it with its index ({e}): rebuild the index with `bcftools index -f -t {}`", path.display()))
+                })?;
                 let rid = (|| {
                     for cand in [chrom.to_string(), format!("chr{chrom}"), canonical(chrom)] {
                         if let Ok(rid) = r.header().name2rid(cand.as_bytes()) {
@@ -480,7 +498,8 @@ impl VcfSource {
                 match rid {
                     Some(rid) => r.fetch(rid, start, Some(end.saturating_sub(1))).map_err(|e| file_err(path, format!("region {chrom}:{start}-{end}: {e}")))?,
                     // no such contig: an empty region
-                    None => r.fetch(u32::MAX, 0, Some(0)).or_else(|_| Ok::<(), rust_htslib::errors::Error>(())).map_err(|e| file_err(path, e.to_string()))?,
+                    // no such contig: nothing overlaps the region
+                    None => exhausted = true,
                 }
                 VcfReader::Indexed(r)
             }
@@ -510,11 +529,13 @@ impl VcfSource {
             None => None,
             Some(k) => match hv.info_type(k.as_bytes()) {
                 Ok((t, _)) => Some((k.as_bytes().to_vec(), t)),
-                Err(_) => return Err(file_err(path, format!("the label INFO key '{k}' ([variants] label) is not declared in the VCF header (##INFO=<ID={k},...>)"))),
+                Err(_) => {
+                    return Err(file_err(path, format!("the label INFO key '{k}' ([variants] label) is not declared in the VCF header (##INFO=<ID={k},...>)")))
+                }
             },
         };
         let rec = reader.empty_record();
-        Ok(VcfSource { path: path.to_path_buf(), reader, header_lines, records: 0, samples, sample_names, label, last: None, rec })
+        Ok(VcfSource { path: path.to_path_buf(), exhausted, reader, header_lines, records: 0, samples, sample_names, label, last: None, rec })
     }
 
     fn line(&self) -> usize {
@@ -525,6 +546,9 @@ impl VcfSource {
     }
 
     fn next(&mut self, opts: &VariantOptions, out: &mut VecDeque<Raw>) -> Result<bool> {
+        if self.exhausted {
+            return Ok(false);
+        }
         let got = match &mut self.reader {
             VcfReader::Plain(r) => r.read(&mut self.rec),
             VcfReader::Indexed(r) => r.read(&mut self.rec),
@@ -543,7 +567,11 @@ impl VcfSource {
         if matches!(self.reader, VcfReader::Indexed(_)) {
             if let Some((lr, lp)) = self.last {
                 if (lr == rid && rec.pos() < lp) || lr > rid {
-                    return Err(line_err(&self.path, line, format!("the VCF is not sorted ({chrom}:{} after position {}): sort it with `bcftools sort` and re-index", rec.pos() + 1, lp + 1)));
+                    return Err(line_err(
+                        &self.path,
+                        line,
+                        format!("the VCF is not sorted ({chrom}:{} after position {}): sort it with `bcftools sort` and re-index", rec.pos() + 1, lp + 1),
+                    ));
                 }
             }
             self.last = Some((rid, rec.pos()));
@@ -558,7 +586,9 @@ impl VcfSource {
             Some((key, ty)) => {
                 let text: Option<String> = match ty {
                     TagType::Flag => Some(if rec.info(key).flag().unwrap_or(false) { "1".into() } else { "0".into() }),
-                    TagType::Integer => rec.info(key).integer().ok().flatten().and_then(|v| v.first().copied()).filter(|&x| x != i32::MIN).map(|x| x.to_string()),
+                    TagType::Integer => {
+                        rec.info(key).integer().ok().flatten().and_then(|v| v.first().copied()).filter(|&x| x != i32::MIN).map(|x| x.to_string())
+                    }
                     TagType::Float => rec.info(key).float().ok().flatten().and_then(|v| v.first().copied()).filter(|x| !x.is_nan()).map(|x| x.to_string()),
                     TagType::String => rec.info(key).string().ok().flatten().and_then(|v| v.first().map(|s| String::from_utf8_lossy(s).to_string())),
                 };
@@ -587,11 +617,29 @@ impl VcfSource {
                     (r >= 0 && a >= 0).then_some((r as u32, a as u32))
                 })
                 .collect();
-            out.push_back(Raw { chrom: chrom.clone(), pos: rec.pos() as u64 + 1, ref_allele: alleles[0].clone(), alt: alt.clone(), id: id.clone(), line, label, counts });
+            out.push_back(Raw {
+                chrom: chrom.clone(),
+                pos: rec.pos() as u64 + 1,
+                ref_allele: alleles[0].clone(),
+                alt: alt.clone(),
+                id: id.clone(),
+                line,
+                label,
+                counts,
+            });
         }
         if alleles.len() == 1 {
             // no ALT ("."): nothing to score
-            out.push_back(Raw { chrom, pos: rec.pos() as u64 + 1, ref_allele: alleles[0].clone(), alt: b".".to_vec(), id, line, label, counts: vec![None; self.samples.len()] });
+            out.push_back(Raw {
+                chrom,
+                pos: rec.pos() as u64 + 1,
+                ref_allele: alleles[0].clone(),
+                alt: b".".to_vec(),
+                id,
+                line,
+                label,
+                counts: vec![None; self.samples.len()],
+            });
         }
         Ok(true)
     }
@@ -650,7 +698,8 @@ impl TableSource {
                 break;
             }
         }
-        let names: Vec<String> = header.trim_start_matches('\u{feff}').trim_start_matches('#').trim_end_matches(['\r', '\n']).split('\t').map(|s| s.trim().to_string()).collect();
+        let names: Vec<String> =
+            header.trim_start_matches('\u{feff}').trim_start_matches('#').trim_end_matches(['\r', '\n']).split('\t').map(|s| s.trim().to_string()).collect();
         let want = ["chrom", "pos", "ref", "alt"];
         if names.len() < 4 || !names[..4].iter().zip(want).all(|(n, w)| n.eq_ignore_ascii_case(w)) {
             return Err(line_err(
@@ -679,7 +728,11 @@ impl TableSource {
         }
         for t in refc.keys().chain(altc.keys()) {
             if !opts.tracks.iter().any(|x| x == t) {
-                return Err(line_err(path, line, format!("column '{t}:…_count' names track '{t}', which is not a [[tracks]] name of the config (tracks: {})", opts.tracks.join(", "))));
+                return Err(line_err(
+                    path,
+                    line,
+                    format!("column '{t}:…_count' names track '{t}', which is not a [[tracks]] name of the config (tracks: {})", opts.tracks.join(", ")),
+                ));
             }
             match (refc.contains_key(t), altc.contains_key(t)) {
                 (true, false) => return Err(line_err(path, line, format!("track {t} has a {t}:ref_count column but no {t}:alt_count column"))),
@@ -729,13 +782,17 @@ impl TableSource {
                     if s.is_empty() || s == "." || s.eq_ignore_ascii_case("na") {
                         return Ok(None);
                     }
-                    s.parse::<u32>().map(Some).map_err(|_| line_err(&self.path, line, format!("{}:{what} '{s}' is not a non-negative whole number of reads", opts.tracks[ti])))
+                    s.parse::<u32>()
+                        .map(Some)
+                        .map_err(|_| line_err(&self.path, line, format!("{}:{what} '{s}' is not a non-negative whole number of reads", opts.tracks[ti])))
                 };
                 let (r, a) = (num(rc, "ref_count")?, num(ac, "alt_count")?);
                 counts.push(r.zip(a));
             }
             let label = match self.label {
-                Some(i) => opts.parse_label(f[i]).map_err(|m| line_err(&self.path, line, format!("column {}: {m}", opts.label.as_deref().unwrap_or_default())))?,
+                Some(i) => {
+                    opts.parse_label(f[i]).map_err(|m| line_err(&self.path, line, format!("column {}: {m}", opts.label.as_deref().unwrap_or_default())))?
+                }
                 None => None,
             };
             let alts: Vec<&str> = f[3].split(',').collect();
@@ -761,14 +818,21 @@ impl TableSource {
 pub fn build_index(path: &Path) -> Result<()> {
     let header_lines = vcf_header_lines(path)?;
     if let Ok(Some((line, what))) = first_unsorted(path, header_lines) {
-        return Err(line_err(path, line, format!("the VCF is not sorted ({what}), so it cannot be indexed: sort it with `bcftools sort -Oz -o sorted.vcf.gz {}`", path.display())));
+        return Err(line_err(
+            path,
+            line,
+            format!("the VCF is not sorted ({what}), so it cannot be indexed: sort it with `bcftools sort -Oz -o sorted.vcf.gz {}`", path.display()),
+        ));
     }
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| file_err(path, "path contains a NUL byte"))?;
     // SAFETY: `c` is a valid NUL-terminated path that outlives the call; `tbx_conf_vcf` is
     // htslib's static, read-only VCF preset, passed by pointer as the function expects.
     let rc = unsafe { rust_htslib::htslib::tbx_index_build(c.as_ptr(), 0, &rust_htslib::htslib::tbx_conf_vcf) };
     if rc != 0 {
-        return Err(file_err(path, format!("htslib could not index it (code {rc}): it must be bgzip-compressed (`bgzip {0}`), not plain gzip, and sorted", path.display())));
+        return Err(file_err(
+            path,
+            format!("htslib could not index it (code {rc}): it must be bgzip-compressed (`bgzip {0}`), not plain gzip, and sorted", path.display()),
+        ));
     }
     Ok(())
 }
@@ -845,8 +909,18 @@ mod tests {
             other(wrong)
         );
         let p = d.path().join("v.vcf");
-        std::fs::write(&p, text.replace("##contig=<ID=chr2,length=200>\n", "##contig=<ID=chr2,length=200>\n##contig=<ID=1,length=400>\n##contig=<ID=chrZ,length=10>\n")).unwrap();
-        let opts = VariantOptions { tracks: vec!["T2".into(), "T1".into(), "T3".into()], label: Some("LAB".into()), positive_min: Some(0.9), negative_max: Some(0.01), ..Default::default() };
+        std::fs::write(
+            &p,
+            text.replace("##contig=<ID=chr2,length=200>\n", "##contig=<ID=chr2,length=200>\n##contig=<ID=1,length=400>\n##contig=<ID=chrZ,length=10>\n"),
+        )
+        .unwrap();
+        let opts = VariantOptions {
+            tracks: vec!["T2".into(), "T1".into(), "T3".into()],
+            label: Some("LAB".into()),
+            positive_min: Some(0.9),
+            negative_max: Some(0.01),
+            ..Default::default()
+        };
         let mut r = VariantReader::open(&p, &f, opts).unwrap();
         let v = r.read_all().unwrap();
         // chr1:10 split in two; T (if it is the REF base) or alt10

@@ -47,7 +47,8 @@ impl Annotator {
             Some(p) => (Some(PeakSet::read(&p.file, &PeakReadOptions { label_column: Some(p.label_column) })?), p.ubiquitous.clone()),
             None => (None, Vec::new()),
         };
-        let calls: Vec<PeakSet> = cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
+        let calls: Vec<PeakSet> =
+            cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
         let has_calls = !cfg.tracks.is_empty() && calls.len() == cfg.tracks.len();
         let labels: Vec<String> = peaks.as_ref().map(|s| s.label_counts().into_iter().map(|(l, _)| l).collect()).unwrap_or_default();
         let strata = Strata::new(&labels, &ubiquitous, &cfg.eval.specificity_bins, has_calls);
@@ -66,7 +67,10 @@ impl Annotator {
         let l = v.locus();
         let hit = self.peaks.as_ref().and_then(|s| {
             // the peak whose centre is nearest the variant
-            s.overlapping(&l.chrom, l.start, l.end.max(l.start + 1)).into_iter().min_by_key(|&i| (s.peaks()[i].locus().center() as i64 - l.start as i64).abs()).map(|i| &s.peaks()[i])
+            s.overlapping(&l.chrom, l.start, l.end.max(l.start + 1))
+                .into_iter()
+                .min_by_key(|&i| (s.peaks()[i].locus().center() as i64 - l.start as i64).abs())
+                .map(|i| &s.peaks()[i])
         });
         let Some(p) = hit else {
             return Annotation { strata: vec![0, self.outside], ..Default::default() };
@@ -118,7 +122,8 @@ pub struct ScoreSummary {
 
 /// The models of `opts` from the config, loaded on one worker.
 pub fn start_models(cfg: &ProjectConfig, models: &[String], device: Device, precision: Precision, batch_size: Option<usize>) -> Result<ModelWorker> {
-    let chosen: Vec<&crate::config::ModelConfig> = if models.is_empty() { cfg.models.iter().collect() } else { models.iter().map(|n| cfg.model(n)).collect::<Result<_>>()? };
+    let chosen: Vec<&crate::config::ModelConfig> =
+        if models.is_empty() { cfg.models.iter().collect() } else { models.iter().map(|n| cfg.model(n)).collect::<Result<_>>()? };
     if chosen.is_empty() {
         bail!("config {} has no [[models]] to score variants with", cfg.source.display());
     }
@@ -264,12 +269,29 @@ pub fn run_variant_eval(
         chunk: 512,
     };
     let mut rows = Vec::new();
-    let summary = score_file(cfg, &source, &worker, &fasta, &annotator, &opts, cancel, |c| Ok(rows.extend_from_slice(c)), progress)?;
+    let summary = score_file(
+        cfg,
+        &source,
+        &worker,
+        &fasta,
+        &annotator,
+        &opts,
+        cancel,
+        |c| {
+            rows.extend_from_slice(c);
+            Ok(())
+        },
+        progress,
+    )?;
     let tracks: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
     let models: Vec<VariantModel> = worker
         .models
         .iter()
-        .map(|m| VariantModel { name: m.spec.name.clone(), outputs: m.target_names.clone(), tracks: m.target_names.iter().map(|n| tracks.iter().position(|t| t == n)).collect() })
+        .map(|m| VariantModel {
+            name: m.spec.name.clone(),
+            outputs: m.target_names.clone(),
+            tracks: m.target_names.iter().map(|n| tracks.iter().position(|t| t == n)).collect(),
+        })
         .collect();
     let vrows: Vec<VariantRow> = rows
         .iter()
