@@ -16,6 +16,8 @@ pub struct ProjectConfig {
     pub models: Vec<ModelConfig>,
     #[serde(default)]
     pub eval: EvalConfig,
+    /// candidate variants and allele-specific counts (`peakscope variants`, eval, the UI)
+    pub variants: Option<VariantsConfig>,
     /// The config file this was read from (not part of the TOML).
     #[serde(skip)]
     pub source: PathBuf,
@@ -94,6 +96,56 @@ fn default_seed() -> u64 {
 }
 fn default_batch_peaks() -> usize {
     256
+}
+
+/// `[variants]`: a VCF/BCF of variants to score and/or an allelic-imbalance table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantsConfig {
+    /// VCF/BCF (plain, bgzip; `.tbi`/`.csi` index for region queries); FORMAT AD of samples
+    /// named like tracks gives allelic counts
+    pub vcf: Option<PathBuf>,
+    /// allelic-imbalance table: `chrom pos ref alt <track>:ref_count <track>:alt_count ...`
+    /// (eval reads it instead of the VCF when both are given)
+    pub allelic: Option<PathBuf>,
+    /// INFO key (VCF) or column (table) marking positive/negative variants
+    pub label: Option<String>,
+    /// numeric labels (e.g. fine-mapping PIP): at least this is positive
+    pub positive_min: Option<f64>,
+    /// numeric labels: at most this is negative
+    pub negative_max: Option<f64>,
+    /// allelic imbalance: sites with fewer reads (ref + alt) in a track are left out of it
+    #[serde(default = "default_min_depth")]
+    pub min_depth: u32,
+    /// longest indel (|len(ALT) - len(REF)|) scored; longer ones are skipped and counted
+    #[serde(default = "default_max_indel")]
+    pub max_indel: usize,
+}
+
+fn default_min_depth() -> u32 {
+    10
+}
+fn default_max_indel() -> usize {
+    50
+}
+
+impl VariantsConfig {
+    /// The file eval reads: the allelic table if given, else the VCF.
+    pub fn eval_source(&self) -> Option<&Path> {
+        self.allelic.as_deref().or(self.vcf.as_deref())
+    }
+
+    /// Reader options for a project with these tracks.
+    pub fn options(&self, tracks: &[TrackConfig]) -> crate::genome::variants::VariantOptions {
+        crate::genome::variants::VariantOptions {
+            tracks: tracks.iter().map(|t| t.name.clone()).collect(),
+            label: self.label.clone(),
+            positive_min: self.positive_min,
+            negative_max: self.negative_max,
+            max_indel: self.max_indel,
+            ..Default::default()
+        }
+    }
 }
 
 /// How a model's output tensor is laid out (the legacy `output` key; `[models.height]`
@@ -299,6 +351,9 @@ impl ProjectConfig {
         if let Some(p) = &mut self.peaks {
             fix(&mut p.file);
         }
+        if let Some(v) = &mut self.variants {
+            v.vcf.iter_mut().chain(v.allelic.iter_mut()).for_each(fix);
+        }
         for m in &mut self.models {
             if !m.path.as_os_str().is_empty() {
                 fix(&mut m.path);
@@ -350,6 +405,16 @@ impl ProjectConfig {
                 self.eval.specificity_bins
             );
         }
+        if let Some(v) = &self.variants {
+            if v.vcf.is_none() && v.allelic.is_none() {
+                bail!("[variants] needs vcf = \"variants.vcf.gz\" and/or allelic = \"allelic.tsv\"");
+            }
+            if let (Some(p), Some(n)) = (v.positive_min, v.negative_max) {
+                if n >= p {
+                    bail!("[variants] negative_max ({n}) must be below positive_min ({p})");
+                }
+            }
+        }
         if let Some(p) = &self.peaks {
             if p.label_column == 0 {
                 bail!("[peaks] label_column is 1-based (4 = BED name column), got 0");
@@ -368,6 +433,10 @@ impl ProjectConfig {
             v.extend(t.peaks.as_deref());
         }
         v.extend(self.peaks.as_ref().map(|p| p.file.as_path()));
+        if let Some(x) = &self.variants {
+            v.extend(x.vcf.as_deref());
+            v.extend(x.allelic.as_deref());
+        }
         v.extend(self.models.iter().map(|m| m.path.as_path()));
         v
     }

@@ -62,4 +62,10 @@ fn demo_writes_a_complete_project_that_passes_doctor_and_evaluates() {
     // and the baseline replicates disagree more at specific than at ubiquitous peaks
     let cv = |st: &str| doc["metrics"]["replicates"]["mt_base"]["strata"][st]["median_cv"].as_f64().unwrap();
     assert!(cv("specific") > cv("ubiquitous"));
+    // variants ([variants] in the demo config): allelic imbalance is predicted above chance at
+    // ubiquitous peaks and not better at specific ones
+    let v = &doc["variants"];
+    assert!(v["scoring"]["scored"].as_u64().unwrap() > 300, "{v}");
+    let ai = |st: &str| v["metrics"]["mt_base_rep1"]["summary"][st]["allelic_auroc"].as_f64().unwrap();
+    assert!(ai("ubiquitous") > 0.6 && ai("ubiquitous") > ai("specific"), "{v}");
 }

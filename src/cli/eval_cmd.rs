@@ -34,6 +34,10 @@ pub struct EvalArgs {
     /// one row per peak: chrom start end name cluster specificity measured:<track>… pred:<model>:<track>… called:<track>…
     #[arg(long)]
     pub per_peak: Option<PathBuf>,
+    /// with [variants]: one row per variant × model × track (predictions, allelic counts,
+    /// label, strata) from which every variant metric can be recomputed
+    #[arg(long)]
+    pub per_variant: Option<PathBuf>,
     #[command(flatten)]
     pub run: super::model_cmds::RunArgs,
     /// override [eval] center_width (bp, > 0)
@@ -93,9 +97,57 @@ pub fn write_per_peak(path: &std::path::Path, out: &EvalOutcome) -> Result<()> {
     })
 }
 
+/// One row per variant × model × output: what every variant metric is computed from.
+pub fn write_per_variant(path: &std::path::Path, v: &crate::jobs::variants::VariantEval) -> Result<()> {
+    use crate::eval::variants::{measured_log2, predicted_log2fc};
+    write_atomic(path, |w| {
+        writeln!(w, "chrom\tpos\tref\talt\tmodel\ttrack\tref_pred\talt_pred\tsad\tlog2fc\tref_count\talt_count\tmeasured_log2\tlabel\tpeak\tcluster\tstratum\tspecificity\tstrata")?;
+        for s in &v.rows {
+            let x = &s.variant;
+            let an = &s.annotation;
+            let na = |o: &Option<String>| o.clone().unwrap_or_else(|| "NA".into());
+            let strata: Vec<&str> = an.strata.iter().map(|&i| v.strata[i].as_str()).collect();
+            let label = match x.label {
+                Some(true) => "1",
+                Some(false) => "0",
+                None => "NA",
+            };
+            for (mi, m) in v.models.iter().enumerate() {
+                for (o, name) in m.target_names.iter().enumerate() {
+                    let (rp, ap) = (s.ref_pred[mi][o], s.alt_pred[mi][o]);
+                    let counts = v.tracks.iter().position(|t| t == name).and_then(|t| x.counts[t]);
+                    let (rc, ac, meas) = match counts {
+                        Some((r, a)) => (r.to_string(), a.to_string(), num(measured_log2(r, a))),
+                        None => ("NA".into(), "NA".into(), "NA".into()),
+                    };
+                    writeln!(
+                        w,
+                        "{}\t{}\t{}\t{}\t{}\t{name}\t{}\t{}\t{}\t{}\t{rc}\t{ac}\t{meas}\t{label}\t{}\t{}\t{}\t{}\t{}",
+                        x.chrom,
+                        x.pos,
+                        String::from_utf8_lossy(&x.ref_allele),
+                        String::from_utf8_lossy(&x.alt),
+                        m.spec.name,
+                        num(rp),
+                        num(ap),
+                        num(ap - rp),
+                        num(predicted_log2fc(rp, ap)),
+                        na(&an.peak),
+                        na(&an.cluster),
+                        na(&an.stratum),
+                        an.specificity.map(|s| s.to_string()).unwrap_or_else(|| "NA".into()),
+                        strata.join(",")
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Ctrl-C: the first press finishes the current batch, then the partial results are written
 /// and the process exits with 130; a second press aborts at once with 130.
-fn interrupt_handler() -> Arc<AtomicBool> {
+pub(crate) fn interrupt_handler() -> Arc<AtomicBool> {
     let cancel = Arc::new(AtomicBool::new(false));
     let c = cancel.clone();
     let _ = ctrlc::set_handler(move || {
@@ -123,7 +175,17 @@ pub fn run(a: EvalArgs) -> Result<()> {
         bail!("--center-width must be > 0 (bp centred on each peak whose signal is summed; the config's [eval] center_width is used when it is left out)");
     }
     let mut cfg = ProjectConfig::load(&a.config)?;
-    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref()), Output::file_opt("--per-peak", a.per_peak.as_deref())], &cfg.input_paths())?;
+    check_optional_outputs(
+        [
+            Output::file_opt("-o/--output", a.output.as_deref()),
+            Output::file_opt("--per-peak", a.per_peak.as_deref()),
+            Output::file_opt("--per-variant", a.per_variant.as_deref()),
+        ],
+        &cfg.input_paths(),
+    )?;
+    if a.per_variant.is_some() && cfg.variants.is_none() {
+        bail!("--per-variant needs a [variants] section in {} (vcf = \"...\" and/or allelic = \"...\")", a.config.display());
+    }
     if let Some(w) = a.center_width {
         cfg.eval.center_width = w;
     }
@@ -184,6 +246,18 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
     let strata = out.state.layout.strata.names().to_vec();
     print!("{}", out.snapshot.table(&strata));
+    let variants = match &cfg.variants {
+        Some(_) if !out.cancelled => {
+            let pb = indicatif::ProgressBar::new_spinner()
+                .with_style(indicatif::ProgressStyle::with_template("variants {spinner} {pos} scored {per_sec} {elapsed}").unwrap());
+            let v = crate::jobs::variants::run_variant_eval(&cfg, &opts, &cancel, Some(&out.snapshot), |n| pb.set_position(n as u64))?;
+            pb.finish_and_clear();
+            super::variants_cmd::report_summary(&v.summary, v.models.len(), &device_label(device));
+            print!("{}", crate::eval::variants::table(&v.report));
+            Some(v)
+        }
+        _ => None,
+    };
     // metrics.json first, then the per-peak table; a failure of one does not stop the other
     let mut failed: Vec<String> = Vec::new();
     if let Some(p) = &a.output {
@@ -219,7 +293,22 @@ pub fn run(a: EvalArgs) -> Result<()> {
                 "measured_nan": "per track: evaluated peaks without a measured value (their chromosome is not in the bigWig); they are left out of that track's metrics"
             }
         });
-        let doc = serde_json::json!({ "run": run, "metrics": out.snapshot });
+        let mut doc = serde_json::json!({ "run": run, "metrics": out.snapshot });
+        if let Some(v) = &variants {
+            doc["variants"] = serde_json::json!({
+                "source": v.source.display().to_string(),
+                "min_depth": v.min_depth,
+                "scoring": v.summary,
+                "strata": v.strata,
+                "metrics": v.report,
+                "metric_definitions": {
+                    "allelic": "sites with ref_count + alt_count >= min_depth in the track; pearson: scipy.stats.pearsonr of predicted log2fc = log2((alt_pred+1)/(ref_pred+1)) vs measured log2((alt_count+0.5)/(ref_count+0.5)) over all n sites; auroc: sklearn roc_auc_score of predicted log2fc for alt_count > ref_count over the n_imbalanced sites with alt_count != ref_count; sign_accuracy: fraction of those whose predicted log2fc has the sign of alt_count - ref_count (0 is wrong)",
+                    "labelled": "variants with a label; auroc/auprc: sklearn roc_auc_score/average_precision_score of |sad| = |alt_pred - ref_pred| per track, and of the mean |sad| over the model's tracks (mean_abs_sad)",
+                    "summary": "per stratum: reference_pearson = the peak evaluation's mean Pearson over tracks; allelic_* = means over tracks; labelled_auroc = mean_abs_sad AUROC",
+                    "strata": "a variant in a peak belongs to the peak's strata (as reference accuracy); one in no peak to all and outside_peaks"
+                }
+            });
+        }
         let r = write_atomic(p, |w| {
             serde_json::to_writer_pretty(&mut *w, &doc)?;
             writeln!(w)?;
@@ -232,6 +321,12 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
     if let Some(p) = &a.per_peak {
         match write_per_peak(p, &out) {
+            Ok(()) => eprintln!("wrote {}", p.display()),
+            Err(e) => failed.push(format!("{e:#}")),
+        }
+    }
+    if let (Some(p), Some(v)) = (&a.per_variant, &variants) {
+        match write_per_variant(p, v) {
             Ok(()) => eprintln!("wrote {}", p.display()),
             Err(e) => failed.push(format!("{e:#}")),
         }

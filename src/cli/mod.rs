@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod eval_cmd;
 pub mod model_cmds;
 pub mod summarize;
+pub mod variants_cmd;
 
 #[derive(Parser, Debug)]
 #[command(name = "peakscope", version, about = "Terminal genome explorer for sequence-to-function models", long_about = None, args_conflicts_with_subcommands = true)]
@@ -69,6 +70,9 @@ pub enum Command {
     /// Evaluate models on a project's peaks: Pearson/Spearman per cell type and stratum,
     /// over-correlation, replicate spread, AUROC/AUPRC (metrics.json, per-peak TSV, table)
     Eval(eval_cmd::EvalArgs),
+    /// Score variants (VCF/BCF or allelic table): REF vs ALT predictions per model and track,
+    /// annotated with the peak, cluster and specificity they fall in (long TSV)
+    Variants(variants_cmd::VariantsArgs),
     /// Write the demo project (synthetic genome, 8 cell types, trained models) and open the
     /// terminal UI on it (when run in a terminal; otherwise print its config path)
     Demo {
@@ -143,6 +147,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::BenchIsm(a) => bench::run(a),
         Command::Eval(a) => eval_cmd::run(a),
         Command::Predict(a) => model_cmds::predict(a),
+        Command::Variants(a) => variants_cmd::run(a),
         Command::Ism(a) => model_cmds::ism(a),
         Command::InspectModel(a) => model_cmds::inspect(a),
         Command::MakeModel { kind, output, targets, seed, input_length } => {

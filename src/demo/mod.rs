@@ -14,7 +14,7 @@ use train::{NetSpec, TrainSet, INPUT, MARGIN};
 
 pub const SEED: u64 = 20_240_601;
 /// bumped whenever the generator or the models change, so caches are rebuilt
-pub const VERSION: &str = "v1";
+pub const VERSION: &str = "v2";
 
 /// The demo's models: file stem, replicate group, what they are.
 pub const MODELS: [(&str, Option<&str>, &str); 5] = [
@@ -57,6 +57,7 @@ pub fn write_dataset(dir: &Path, d: &DemoData) -> Result<()> {
         }
         Ok(())
     })?;
+    write_variants(dir, d)?;
     let sizes: Vec<(String, u32)> = CHROMS.iter().map(|(c, l)| (c.to_string(), *l as u32)).collect();
     for (ct, (name, _)) in CELL_TYPES.iter().enumerate() {
         let mut recs = Vec::new();
@@ -87,6 +88,36 @@ pub fn write_dataset(dir: &Path, d: &DemoData) -> Result<()> {
     Ok(())
 }
 
+/// variants.tsv: heterozygous SNVs with allele-specific counts per cell type, the true
+/// effect (`kind`, `true_log2`: the largest |log2 (ALT + bg)/(REF + bg)| of the true heights
+/// over cell types) and a label `causal` (1: true effect ≥ 1, 0: no effect, NA in between).
+pub fn write_variants(dir: &Path, d: &DemoData) -> Result<()> {
+    let vs = synth::variants(d, SEED);
+    write_atomic(&dir.join("variants.tsv"), |w| {
+        write!(w, "chrom\tpos\tref\talt")?;
+        for (n, _) in CELL_TYPES {
+            write!(w, "\t{n}:ref_count\t{n}:alt_count")?;
+        }
+        writeln!(w, "\tkind\ttrue_log2\tcausal")?;
+        for v in &vs {
+            write!(w, "{}\t{}\t{}\t{}", CHROMS[v.chrom].0, v.pos, v.ref_base as char, v.alt_base as char)?;
+            for (r, a) in &v.counts {
+                write!(w, "\t{r}\t{a}")?;
+            }
+            let e = v.true_effect();
+            let causal = if e >= 1.0 {
+                "1"
+            } else if e == 0.0 {
+                "0"
+            } else {
+                "NA"
+            };
+            writeln!(w, "\t{}\t{e:.4}\t{causal}", v.kind)?;
+        }
+        Ok(())
+    })
+}
+
 /// The project config for a demo folder.
 pub fn config_text() -> String {
     let mut s = String::from(
@@ -97,6 +128,7 @@ pub fn config_text() -> String {
     }
     s += &format!("[peaks]\nfile = \"peaks.bed\"\nlabel_column = 5\nubiquitous = [\"{UBIQUITOUS_LABEL}\"]\n\n");
     s += "[eval]\ncenter_width = 192\nspecificity_bins = [1, 2, 4, 7]\n\n";
+    s += "# heterozygous SNVs with allele-specific counts from the synthetic ground truth\n[variants]\nallelic = \"variants.tsv\"\nlabel = \"causal\"\nmin_depth = 10\n\n";
     let targets: Vec<String> = CELL_TYPES.iter().map(|(n, _)| format!("\"{n}\"")).collect();
     for (stem, group, what) in MODELS {
         s += &format!("# {what}\n[[models]]\nname = \"{stem}\"\npath = \"models/{stem}.pt\"\ntargets = [{}]\ninput_length = {INPUT}\n", targets.join(", "));

@@ -69,6 +69,24 @@ pub struct SynthPeak {
     pub label: String,
     /// expected height (reads at the summit, before noise) per cell type
     pub height: Vec<f64>,
+    /// the implanted motif sites
+    pub sites: Vec<SynthSite>,
+    /// per cell type: height = scale × Σ over active sites of quality²
+    pub scale: Vec<f64>,
+}
+
+/// A motif site implanted in a peak.
+#[derive(Debug, Clone)]
+pub struct SynthSite {
+    pub tf: &'static str,
+    /// first base on the chromosome
+    pub start: usize,
+    /// the site's bases as implanted (reverse complement when `reverse`)
+    pub reverse: bool,
+    /// relative motif score (0..1) of the implanted sequence
+    pub quality: f64,
+    /// per cell type: whether its TF acts there
+    pub active: Vec<bool>,
 }
 
 pub struct DemoData {
@@ -183,7 +201,7 @@ pub fn generate(seed: u64) -> Result<DemoData> {
     for (c, summit, gene) in sites {
         // choose the element's kind and its motif sites (tf name, active-in mask)
         let kind: usize = if gene.is_some() { 0 } else { [0, 1, 1, 1, 1, 1, 1, 1, 2][rng.gen_range(0..9)] };
-        let mut inst: Vec<&str> = Vec::new();
+        let mut inst: Vec<&'static str> = Vec::new();
         let label;
         let (amp, specific_ct): (f64, Vec<usize>) = match kind {
             0 => {
@@ -234,35 +252,33 @@ pub fn generate(seed: u64) -> Result<DemoData> {
                 if tries > 50 || !used.iter().any(|&(s, e)| off < e && s < off + w) {
                     let site = m.sample(|| rng.gen::<f64>());
                     let q = m.scan(&site).map(|h| h.relative.clamp(0.0, 1.0)).unwrap_or(0.0);
-                    let site = if rng.gen_bool(0.5) { revcomp(&site) } else { site };
+                    let reverse = rng.gen_bool(0.5);
+                    let site = if reverse { revcomp(&site) } else { site };
                     if off + w < len {
                         seqs[c][off..off + w].copy_from_slice(&site);
                         used.push((off, off + w));
-                        site_q.push((*tf, q));
+                        site_q.push((*tf, q, off, reverse));
                     }
                     break;
                 }
             }
         }
         let shared_ctx = ctx_u.sample(&mut rng);
+        let on = |tf: &str, ct: usize| UBIQUITOUS_TFS.contains(&tf) || (CELL_TYPES[ct].1.contains(&tf) && (kind == 0 || specific_ct.contains(&ct)));
         let mut height = vec![0.0; n_ct];
+        let mut scale = vec![0.0; n_ct];
         for (ct, h) in height.iter_mut().enumerate() {
-            let activity: f64 = site_q
-                .iter()
-                .map(|&(tf, q)| {
-                    let on = UBIQUITOUS_TFS.contains(&tf) || (CELL_TYPES[ct].1.contains(&tf) && (kind == 0 || specific_ct.contains(&ct)));
-                    if on {
-                        q * q
-                    } else {
-                        0.0
-                    }
-                })
-                .sum();
+            let activity: f64 = site_q.iter().map(|&(tf, q, _, _)| if on(tf, ct) { q * q } else { 0.0 }).sum();
             let ctx = if kind == 0 { (0.8 * shared_ctx + 0.6 * ctx_u.sample(&mut rng)).exp() } else { ctx_s.sample(&mut rng).exp() };
-            *h = 6.0 * amp * activity * ctx * depth[ct];
+            scale[ct] = 6.0 * amp * ctx * depth[ct];
+            *h = scale[ct] * activity;
         }
+        let sites = site_q
+            .iter()
+            .map(|&(tf, quality, start, reverse)| SynthSite { tf, start, reverse, quality, active: (0..n_ct).map(|ct| on(tf, ct)).collect() })
+            .collect();
         let half = rng.gen_range(150..250);
-        peaks.push(SynthPeak { chrom: c, start: summit - half, end: summit + half, summit, label, height });
+        peaks.push(SynthPeak { chrom: c, start: summit - half, end: summit + half, summit, label, height, sites, scale });
     }
     // coverage: peak shapes + background, Poisson counts from two donors
     let mut coverage = Vec::with_capacity(n_ct);
@@ -310,4 +326,138 @@ pub fn generate(seed: u64) -> Result<DemoData> {
         })
         .collect();
     Ok(DemoData { seqs, genes, peaks, coverage, calls })
+}
+
+/// A heterozygous demo variant with its true effect and allele-specific read counts.
+#[derive(Debug, Clone)]
+pub struct SynthVariant {
+    pub chrom: usize,
+    /// 1-based
+    pub pos: usize,
+    pub ref_base: u8,
+    pub alt_base: u8,
+    /// what it does: "break:TF", "strengthen:TF", "neutral" (in a peak, off its sites), "outside"
+    pub kind: String,
+    /// per cell type: true height of the REF and ALT allele at the variant's peak
+    pub height: Vec<(f64, f64)>,
+    /// per cell type: (REF reads, ALT reads), both donors summed
+    pub counts: Vec<(u64, u64)>,
+}
+
+impl SynthVariant {
+    /// The largest true |log2 (ALT + b) / (REF + b)| over cell types (b = background).
+    pub fn true_effect(&self) -> f64 {
+        self.height.iter().map(|(r, a)| ((a + BACKGROUND) / (r + BACKGROUND)).log2().abs()).fold(0.0, f64::max)
+    }
+}
+
+/// Read depth factor: reads overlapping a base per unit of coverage, per donor and allele.
+const READS_PER_COVERAGE: f64 = 3.0;
+
+/// Heterozygous variants drawn from the ground truth (their own random stream: the genome,
+/// peaks and coverage do not change). Designed from the biology, not from a result:
+/// * in 60% of peaks, one SNV in one of its motif sites: half break the site (its most
+///   conserved position becomes the base the motif likes least), half strengthen it (a
+///   position where the implanted base is not the motif's favourite becomes the favourite).
+///   The site's quality is re-scored, and the peak's true height changes only in the cell
+///   types where that site's TF acts (height = scale × Σ active quality²);
+/// * in 15% of peaks, one SNV off every site (no effect);
+/// * 600 SNVs at least 2 kb from any peak summit (no effect, background depth).
+///
+/// Allele-specific counts: each allele carries half the reads; per donor (two, both
+/// heterozygous) reads ~ Poisson(3 × (allele height × peak shape at the variant + background)
+/// / 2), summed over donors.
+pub fn variants(d: &DemoData, seed: u64) -> Vec<SynthVariant> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0014);
+    let motifs = demo_motifs();
+    let n_ct = CELL_TYPES.len();
+    let comp = |b: u8| match b {
+        b'A' => b'T',
+        b'C' => b'G',
+        b'G' => b'C',
+        _ => b'A',
+    };
+    let mut out = Vec::new();
+    let counts = |rng: &mut ChaCha8Rng, h: &[(f64, f64)], shape: f64| -> Vec<(u64, u64)> {
+        h.iter()
+            .map(|&(r, a)| {
+                let mut draw = |x: f64| {
+                    let mu = READS_PER_COVERAGE * (x * shape + BACKGROUND) / 2.0;
+                    (0..2).map(|_| Poisson::new(mu).map(|p| p.sample(rng)).unwrap_or(0.0) as u64).sum::<u64>()
+                };
+                (draw(r), draw(a))
+            })
+            .collect()
+    };
+    for p in &d.peaks {
+        let u: f64 = rng.gen();
+        let seq = &d.seqs[p.chrom];
+        let shape_at = |pos0: usize| {
+            let dd = pos0 as f64 - p.summit as f64;
+            (-(dd * dd) / (2.0 * 60.0 * 60.0)).exp()
+        };
+        if u < 0.6 && !p.sites.is_empty() {
+            let si = rng.gen_range(0..p.sites.len());
+            let site = &p.sites[si];
+            let Some(m) = motifs.iter().find(|m| m.name == site.tf) else { continue };
+            let w = m.width();
+            // the site in motif orientation
+            let fwd: Vec<u8> = if site.reverse { revcomp(&seq[site.start..site.start + w]) } else { seq[site.start..site.start + w].to_vec() };
+            let idx = |b: u8| b"ACGT".iter().position(|&x| x == b).unwrap_or(0);
+            let info = |j: usize| m.probs[j].iter().map(|&q| if q > 0.0 { q * (4.0 * q).log2() } else { 0.0 }).sum::<f64>();
+            let best = |j: usize| (0..4).max_by(|&a, &b| m.probs[j][a].total_cmp(&m.probs[j][b])).unwrap();
+            let worst = |j: usize| (0..4).min_by(|&a, &b| m.probs[j][a].total_cmp(&m.probs[j][b])).unwrap();
+            let weak: Vec<usize> = (0..w).filter(|&j| idx(fwd[j]) != best(j)).collect();
+            let (j, new, kind) = if rng.gen_bool(0.5) || weak.is_empty() {
+                let j = (0..w).max_by(|&a, &b| info(a).total_cmp(&info(b))).unwrap();
+                (j, b"ACGT"[worst(j)], format!("break:{}", site.tf))
+            } else {
+                let j = weak[rng.gen_range(0..weak.len())];
+                (j, b"ACGT"[best(j)], format!("strengthen:{}", site.tf))
+            };
+            if idx(fwd[j]) == idx(new) {
+                continue;
+            }
+            let mut alt_site = fwd.clone();
+            alt_site[j] = new;
+            let q_alt = m.scan(&alt_site).map(|h| h.relative.clamp(0.0, 1.0)).unwrap_or(0.0);
+            // genome position and base (forward strand)
+            let (pos0, ref_b, alt_b) = if site.reverse { (site.start + w - 1 - j, comp(fwd[j]), comp(new)) } else { (site.start + j, fwd[j], new) };
+            let height: Vec<(f64, f64)> = (0..n_ct)
+                .map(|ct| {
+                    let dq = if site.active[ct] { q_alt * q_alt - site.quality * site.quality } else { 0.0 };
+                    (p.height[ct], (p.height[ct] + p.scale[ct] * dq).max(0.0))
+                })
+                .collect();
+            let c = counts(&mut rng, &height, shape_at(pos0));
+            out.push(SynthVariant { chrom: p.chrom, pos: pos0 + 1, ref_base: ref_b, alt_base: alt_b, kind, height, counts: c });
+        } else if u < 0.75 {
+            let pos0 = rng.gen_range(p.start..p.end);
+            if p.sites.iter().any(|s| pos0 + 30 > s.start && pos0 < s.start + 60) {
+                continue;
+            }
+            let ref_b = seq[pos0];
+            let alt_b = *b"ACGT".iter().filter(|&&b| b != ref_b).nth(rng.gen_range(0..3)).unwrap();
+            let height: Vec<(f64, f64)> = p.height.iter().map(|&h| (h, h)).collect();
+            let c = counts(&mut rng, &height, shape_at(pos0));
+            out.push(SynthVariant { chrom: p.chrom, pos: pos0 + 1, ref_base: ref_b, alt_base: alt_b, kind: "neutral".into(), height, counts: c });
+        }
+    }
+    let mut n = 0;
+    while n < 600 {
+        let c = rng.gen_range(0..CHROMS.len());
+        let pos0 = rng.gen_range(1_000..CHROMS[c].1 - 1_000);
+        if d.peaks.iter().any(|p| p.chrom == c && p.summit.abs_diff(pos0) < 2_000) {
+            continue;
+        }
+        let ref_b = d.seqs[c][pos0];
+        let alt_b = *b"ACGT".iter().filter(|&&b| b != ref_b).nth(rng.gen_range(0..3)).unwrap();
+        let height = vec![(0.0, 0.0); n_ct];
+        let cn = counts(&mut rng, &height, 0.0);
+        out.push(SynthVariant { chrom: c, pos: pos0 + 1, ref_base: ref_b, alt_base: alt_b, kind: "outside".into(), height, counts: cn });
+        n += 1;
+    }
+    out.sort_by_key(|v| (v.chrom, v.pos));
+    out.dedup_by_key(|v| (v.chrom, v.pos));
+    out
 }

@@ -14,6 +14,7 @@ pub mod onehot;
 pub mod peaks;
 pub mod sniff;
 pub mod textio;
+pub mod variants;
 
 pub use bigwig::{BigWig, BinSummary, IntervalStats};
 pub use chroms::ChromNames;

@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod ism;
 pub mod predict;
 pub mod service;
+pub mod variant_effect;
 pub mod zoo;
 
 use crate::config::ModelConfig;
