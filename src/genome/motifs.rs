@@ -58,9 +58,40 @@ pub fn parse_meme(text: &str) -> Result<Vec<Motif>> {
         out.push(Motif { id, name, probs });
     }
     if out.is_empty() {
-        bail!("no MOTIF found (expected MEME format)");
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        let hint = if first.starts_with('>') {
+            " (this looks like JASPAR/FASTA-style matrices: convert with MEME's `jaspar2meme -pfm`, or download the MEME version from JASPAR)"
+        } else if first.starts_with("AC ") || first.starts_with("ID ") || first.starts_with("DE ") {
+            " (this looks like TRANSFAC: convert with MEME's `transfac2meme`)"
+        } else {
+            ""
+        };
+        bail!("no MOTIF found: expected MEME motif format (a `MEME version` header, then `MOTIF id name` and `letter-probability matrix` blocks){hint}");
+    }
+    for m in &out {
+        if m.probs.is_empty() {
+            bail!("motif {} ({}): width 0", m.id, m.name);
+        }
+        for (i, row) in m.probs.iter().enumerate() {
+            let s: f64 = row.iter().sum();
+            if row.iter().any(|&x| !x.is_finite() || x < 0.0) || !(0.9..=1.1).contains(&s) {
+                bail!("motif {} ({}): matrix row {} ({row:?}) is not a probability row (non-negative, summing to 1; counts need converting to MEME probabilities)", m.id, m.name, i + 1);
+            }
+        }
     }
     Ok(out)
+}
+
+/// Read a MEME motif file, naming the file in every error (a file that is not text, or not
+/// MEME, is refused with what it is).
+pub fn read_meme(path: &std::path::Path) -> Result<Vec<Motif>> {
+    let p = path.display();
+    let kind = super::sniff::sniff(path).map_err(|e| anyhow!("motif file {p}: cannot read it ({e})"))?;
+    if !kind.is_text() {
+        bail!("motif file {p} is {}, not MEME motif text", kind.describe());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("motif file {p}: cannot read it as UTF-8 text ({e})"))?;
+    parse_meme(&text).map_err(|e| anyhow!("motif file {p}: {e}"))
 }
 
 impl Motif {
@@ -101,6 +132,22 @@ impl Motif {
             }
         }
         best
+    }
+
+    /// The most probable base at each position (ties: the first of A C G T).
+    pub fn consensus(&self) -> Vec<u8> {
+        self.probs
+            .iter()
+            .map(|p| {
+                let mut best = 0;
+                for i in 1..4 {
+                    if p[i] > p[best] {
+                        best = i;
+                    }
+                }
+                b"ACGT"[best]
+            })
+            .collect()
     }
 
     /// Draw a site from the matrix; `u` yields uniform numbers in [0, 1).
@@ -148,6 +195,11 @@ mod tests {
             b"ACT"
         );
         assert!(parse_meme("nothing").is_err());
+        assert_eq!(toy.consensus(), b"ACT");
+        let e = parse_meme(">MA0001.1 X\nA [ 1 2 ]\n").unwrap_err().to_string();
+        assert!(e.contains("MEME") && e.contains("jaspar2meme"), "{e}");
+        let e = parse_meme("MOTIF A B\nletter-probability matrix: w= 1\n 3 4 5 6\n").unwrap_err().to_string();
+        assert!(e.contains("not a probability row"), "{e}");
     }
 
     #[test]
