@@ -82,6 +82,11 @@ pub fn parse_meme(text: &str) -> Result<Vec<Motif>> {
     Ok(out)
 }
 
+/// The JASPAR 2024 CORE vertebrate profiles shipped in `assets/motifs` (CC BY 4.0).
+pub fn jaspar() -> Vec<Motif> {
+    parse_meme(include_str!("../../assets/motifs/JASPAR2024_CORE_vertebrates_latest.meme")).expect("the shipped JASPAR file parses")
+}
+
 /// Read a MEME motif file, naming the file in every error (a file that is not text, or not
 /// MEME, is refused with what it is).
 pub fn read_meme(path: &std::path::Path) -> Result<Vec<Motif>> {
@@ -200,6 +205,13 @@ mod tests {
         assert!(e.contains("MEME") && e.contains("jaspar2meme"), "{e}");
         let e = parse_meme("MOTIF A B\nletter-probability matrix: w= 1\n 3 4 5 6\n").unwrap_err().to_string();
         assert!(e.contains("not a probability row"), "{e}");
+    }
+
+    #[test]
+    fn the_full_shipped_jaspar_file_parses() {
+        let m = jaspar();
+        assert_eq!(m.len(), 879);
+        assert!(m.iter().any(|x| x.name == "SPI1"));
     }
 
     #[test]

@@ -5,10 +5,12 @@ pub mod checkpoint;
 pub mod desc;
 pub mod device;
 pub mod engine;
+pub mod grad;
 pub mod inspect;
 pub mod ism;
 pub mod predict;
 pub mod service;
+pub mod tf_activity;
 pub mod zoo;
 
 use crate::config::ModelConfig;
