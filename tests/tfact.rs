@@ -121,7 +121,19 @@ fn count_model_activity_is_the_exact_base_count_change() {
     // seeded: the same command gives the same file; another seed another one
     let act2 = d.path().join("act2.tsv");
     let run = |seed: &str, out: &Path| {
-        peakscope(&["tf-activity", "--config", cfg.to_str().unwrap(), "--motifs", d.path().join("motifs.meme").to_str().unwrap(), "--backgrounds", "6", "--seed", seed, "-o", out.to_str().unwrap()])
+        peakscope(&[
+            "tf-activity",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--motifs",
+            d.path().join("motifs.meme").to_str().unwrap(),
+            "--backgrounds",
+            "6",
+            "--seed",
+            seed,
+            "-o",
+            out.to_str().unwrap(),
+        ])
     };
     assert!(run("3", &act2).0);
     assert_eq!(std::fs::read(&act).unwrap(), std::fs::read(&act2).unwrap());

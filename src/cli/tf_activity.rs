@@ -14,7 +14,9 @@ use crate::model::desc::BinSelect;
 use crate::model::device::device_label;
 use crate::model::engine::ModelSpec;
 use crate::model::ism::{attributions, IsmPlan};
-use crate::model::tf_activity::{backgrounds, centre_interval, check_motif_widths, motif_sites, pick_backgrounds, run_activity, ActivityInput, ModelActivity, DEFAULT_BACKGROUNDS};
+use crate::model::tf_activity::{
+    backgrounds, centre_interval, check_motif_widths, motif_sites, pick_backgrounds, run_activity, ActivityInput, ModelActivity, DEFAULT_BACKGROUNDS,
+};
 use anyhow::{anyhow, bail, Result};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -161,7 +163,8 @@ pub fn tf_activity(a: TfActivityArgs) -> Result<()> {
         worker.models.len(),
         device_label(worker.device)
     );
-    let pb = indicatif::ProgressBar::new(total as u64).with_style(indicatif::ProgressStyle::with_template("tf-activity {bar:30} {pos}/{len} seqs {per_sec} eta {eta} {msg}").unwrap());
+    let pb = indicatif::ProgressBar::new(total as u64)
+        .with_style(indicatif::ProgressStyle::with_template("tf-activity {bar:30} {pos}/{len} seqs {per_sec} eta {eta} {msg}").unwrap());
     let t0 = std::time::Instant::now();
     let mut results: Vec<(usize, Vec<Vec<u8>>, ModelActivity)> = Vec::new();
     let mut done_before = 0;
@@ -216,7 +219,15 @@ pub fn tf_activity(a: TfActivityArgs) -> Result<()> {
                         let site = std::str::from_utf8(&sites[m][b]).unwrap_or("");
                         let start = centre_start(bgs[b].len(), sites[m][b].len());
                         for (o, track) in info.target_names.iter().enumerate().take(t) {
-                            writeln!(w, "{}\t{}\t{}\tb{b}\t{}\t{site}\t{start}\t{track}\t{}", motif.id, motif.name, info.spec.name, peak_name(b), deltas[(m * nb + b) * t + o])?;
+                            writeln!(
+                                w,
+                                "{}\t{}\t{}\tb{b}\t{}\t{site}\t{start}\t{track}\t{}",
+                                motif.id,
+                                motif.name,
+                                info.spec.name,
+                                peak_name(b),
+                                deltas[(m * nb + b) * t + o]
+                            )?;
                         }
                     }
                 }

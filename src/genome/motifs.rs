@@ -155,6 +155,42 @@ impl Motif {
             .collect()
     }
 
+    /// Every hit on either strand whose score is at least `min_relative` of the best possible
+    /// score, strongest first, overlapping hits of the same motif dropped (N scores as the
+    /// row's mean).
+    pub fn hits(&self, seq: &[u8], min_relative: f64) -> Vec<Hit> {
+        let lo = self.log_odds();
+        let w = lo.len();
+        if seq.len() < w || w == 0 {
+            return vec![];
+        }
+        let max = self.max_score();
+        let mean: Vec<f64> = lo.iter().map(|r| r.iter().sum::<f64>() / 4.0).collect();
+        let idx: Vec<Option<usize>> = seq.iter().map(|&c| super::onehot::base_index(c)).collect();
+        let mut all = Vec::new();
+        for pos in 0..=seq.len() - w {
+            let mut f = 0.0;
+            let mut r = 0.0;
+            for k in 0..w {
+                f += idx[pos + k].map(|i| lo[k][i]).unwrap_or(mean[k]);
+                r += idx[pos + w - 1 - k].map(|i| lo[k][3 - i]).unwrap_or(mean[k]);
+            }
+            for (score, reverse) in [(f, false), (r, true)] {
+                if score >= min_relative * max {
+                    all.push(Hit { score, relative: score / max, pos, reverse });
+                }
+            }
+        }
+        all.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let mut kept: Vec<Hit> = Vec::new();
+        for h in all {
+            if kept.iter().all(|k| h.pos + w <= k.pos || k.pos + w <= h.pos) {
+                kept.push(h);
+            }
+        }
+        kept
+    }
+
     /// Draw a site from the matrix; `u` yields uniform numbers in [0, 1).
     pub fn sample(&self, mut u: impl FnMut() -> f64) -> Vec<u8> {
         self.probs
@@ -201,6 +237,9 @@ mod tests {
         );
         assert!(parse_meme("nothing").is_err());
         assert_eq!(toy.consensus(), b"ACT");
+        let hits = toy.hits(b"ACTGGAGTACT", 0.99);
+        assert_eq!(hits.iter().map(|h| (h.pos, h.reverse)).collect::<Vec<_>>().len(), 3);
+        assert!(hits.iter().any(|h| h.pos == 5 && h.reverse) && hits.iter().any(|h| h.pos == 0 && !h.reverse));
         let e = parse_meme(">MA0001.1 X\nA [ 1 2 ]\n").unwrap_err().to_string();
         assert!(e.contains("MEME") && e.contains("jaspar2meme"), "{e}");
         let e = parse_meme("MOTIF A B\nletter-probability matrix: w= 1\n 3 4 5 6\n").unwrap_err().to_string();

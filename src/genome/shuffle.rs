@@ -119,7 +119,10 @@ mod tests {
 
     fn letters() -> impl Strategy<Value = Vec<u8>> {
         // mostly ACGT, with N runs and lower case and an IUPAC code now and then
-        proptest::collection::vec(prop_oneof![8 => proptest::sample::select(b"ACGT".to_vec()), 1 => Just(b'N'), 1 => proptest::sample::select(b"acgtRY".to_vec())], 0..400)
+        proptest::collection::vec(
+            prop_oneof![8 => proptest::sample::select(b"ACGT".to_vec()), 1 => Just(b'N'), 1 => proptest::sample::select(b"acgtRY".to_vec())],
+            0..400,
+        )
     }
 
     proptest! {

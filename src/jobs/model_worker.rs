@@ -4,8 +4,8 @@
 //! summed as declared, views averaged), bin-by-bin heads and profiles for tracks, and ISM. A
 //! request that fails (or panics) is answered with its error; the worker keeps serving.
 use crate::model::engine::{Model, ModelSpec, Precision};
-use crate::model::ism::{run_ism, IsmPlan, IsmResult};
 use crate::model::grad::{input_gradients, GradResult};
+use crate::model::ism::{run_ism, IsmPlan, IsmResult};
 use crate::model::service::{Geometry, HeightsOut, Query};
 use anyhow::{anyhow, Result};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};

@@ -198,7 +198,13 @@ pub fn run_activity(
         }
         let end = (k + chunk).min(total);
         let seqs: Vec<Vec<u8>> = (k..end)
-            .map(|i| if i < nb { input.backgrounds[i].clone() } else { insert_at_centre(&input.backgrounds[(i - nb) % nb], &input.sites[(i - nb) / nb][(i - nb) % nb]) })
+            .map(|i| {
+                if i < nb {
+                    input.backgrounds[i].clone()
+                } else {
+                    insert_at_centre(&input.backgrounds[(i - nb) % nb], &input.sites[(i - nb) / nb][(i - nb) % nb])
+                }
+            })
             .collect();
         let queries: Vec<Query> = (0..seqs.len()).map(|i| (i, input.interval)).collect();
         let out = run(seqs, queries)?;
