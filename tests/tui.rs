@@ -502,7 +502,7 @@ fn sessions_are_versioned_and_foreign_files_are_refused_clearly() {
     assert!(err.contains("unknown field `zoom`"), "{err}");
     let bad_panel = Session::load(&write("panel.toml", &text.replace("\"metrics\"", "\"variants\""))).unwrap();
     let err = bad_panel.apply(&mut app).unwrap_err().to_string();
-    assert!(err.contains("unknown panel 'variants' (panels: ism, metrics, peaks)"), "{err}");
+    assert!(err.contains("unknown panel 'variants' (panels: ism, metrics, peaks, tf)"), "{err}");
     let other = Session { model: Some("enformer".into()), ..now.clone() };
     assert!(other.apply(&mut app).unwrap_err().to_string().contains("no model 'enformer'"));
 }
