@@ -37,7 +37,8 @@ fi
 command -v cargo >/dev/null 2>&1 || { ps_log "cargo not found: install Rust (https://rustup.rs) first"; exit 1; }
 
 PS_VENV="$PEAKSCOPE_CACHE/py"
-# model families for tests/model_families.rs, and what they import (pinned; --no-deps)
+# model families for tests/model_families.rs, tangermeme 1.6 (the reference of tests/tfact.rs), and
+# what they import (pinned; --no-deps)
 PS_MODEL_PACKAGES=(
   bpnet-lite==1.1.0 chrombpnet-pytorch==0.0.3 enformer-pytorch==0.8.12 borzoi-pytorch==0.5.1
   transformers==4.57.6 huggingface-hub==0.36.2 tokenizers==0.22.2 safetensors==0.8.0 regex==2026.11.19
@@ -57,8 +58,8 @@ ps_models_ok() {
   "$PS_VENV/bin/python" - <<PY >/dev/null 2>&1
 import warnings; warnings.simplefilter("ignore")
 import sys, importlib.metadata as md
-import bpnetlite, chrombpnet.chrombpnet, enformer_pytorch, borzoi_pytorch
-want = {"bpnet-lite": "1.1.0", "chrombpnet-pytorch": "0.0.3", "enformer-pytorch": "0.8.12", "borzoi-pytorch": "0.5.1"}
+import bpnetlite, chrombpnet.chrombpnet, enformer_pytorch, borzoi_pytorch, tangermeme.marginalize
+want = {"bpnet-lite": "1.1.0", "chrombpnet-pytorch": "0.0.3", "enformer-pytorch": "0.8.12", "borzoi-pytorch": "0.5.1", "tangermeme": "1.6.0"}
 sys.exit(0 if all(md.version(k) == v for k, v in want.items()) else 1)
 PY
 }

@@ -502,7 +502,7 @@ fn sessions_are_versioned_and_foreign_files_are_refused_clearly() {
     assert!(err.contains("unknown field `zoom`"), "{err}");
     let bad_panel = Session::load(&write("panel.toml", &text.replace("\"metrics\"", "\"variants\""))).unwrap();
     let err = bad_panel.apply(&mut app).unwrap_err().to_string();
-    assert!(err.contains("unknown panel 'variants' (panels: ism, metrics, peaks)"), "{err}");
+    assert!(err.contains("unknown panel 'variants' (panels: ism, metrics, peaks, tf)"), "{err}");
     let other = Session { model: Some("enformer".into()), ..now.clone() };
     assert!(other.apply(&mut app).unwrap_err().to_string().contains("no model 'enformer'"));
 }
@@ -579,4 +579,197 @@ fn ism_panel_equals_the_ism_command_for_a_strand_averaging_model() {
     let fwd = ism_of(false);
     let most = ui.iter().map(|(k, v)| (v - fwd[k]).abs()).fold(0f32, f32::max);
     assert!(most > 1e-3, "rc and forward-only ISM agree to {most}: the comparison would not catch a missing rc");
+}
+
+#[test]
+fn tf_panel_heatmap_sorts_finds_and_highlights() {
+    use peakscope::jobs::view::GenomicHit;
+    use peakscope::tui::components::tf::{HitsTask, TfEvent, TfPanel, TfTask};
+    let (_d, mut app, _) = demo_app();
+    app.resize(140, 40);
+    assert!(app.on_key(key('t')).is_empty(), "models not loaded yet");
+    assert!(app.shared.status.contains("loading"), "{}", app.shared.status);
+    app.shared.models.ready = true;
+    app.on_key(key('M')); // compare with the second model
+    let cmp = app.shared.models.compare.expect("a compared model");
+    let reqs = app.on_key(key('t'));
+    assert_eq!(app.shared.panel, Some("tf"));
+    let task = reqs.iter().find_map(|r| r.task::<TfTask>()).expect("a TF activity task");
+    assert_eq!(task.models, vec![0, cmp], "active and compared model");
+    assert_eq!(task.peaks.len(), peakscope::tui::components::tf::UI_BACKGROUNDS);
+    // a second t while it runs asks for nothing new
+    assert!(app.on_key(key('t')).iter().all(|r| r.task::<TfTask>().is_none()));
+    let t = app.shared.tracks.len();
+    let tf = |app: &mut App, ev: TfEvent| app.deliver::<TfPanel>(ReplyKind::Event(ev));
+    tf(&mut app, TfEvent::Motifs(vec![("M1".into(), "FLAT".into()), ("M2".into(), "SPI1".into()), ("M3".into(), "SRF".into())]));
+    // FLAT: same everywhere; SPI1: Myeloid only; SRF: Stromal mostly
+    let row = |hot: Option<usize>, v: f32| {
+        (0..t)
+            .map(|k| {
+                if Some(k) == hot {
+                    v
+                } else if hot.is_some() {
+                    0.1
+                } else {
+                    1.0
+                }
+            })
+            .collect::<Vec<f32>>()
+    };
+    let myeloid = app.shared.tracks.iter().position(|x| x == "Myeloid").unwrap();
+    let stromal = app.shared.tracks.iter().position(|x| x == "Stromal").unwrap();
+    tf(&mut app, TfEvent::Rows { model: 0, first: 0, rows: vec![row(None, 0.0), row(Some(myeloid), 12.0), row(Some(stromal), 3.0)] });
+    tf(&mut app, TfEvent::Rows { model: cmp, first: 0, rows: vec![row(None, 0.0), row(None, 0.0), row(None, 0.0)] });
+    let p = app.component::<TfPanel>();
+    let order: Vec<&str> = p.order(0).iter().map(|&m| p.motifs[m].1.as_str()).collect();
+    assert_eq!(order[2], "FLAT", "the flat TF sorts last: {order:?}");
+    let screen = render(&app, 140, 40).join("\n");
+    assert!(screen.contains("TF activity") && screen.contains("SPI1") && screen.contains("Myel") && screen.contains("12"), "{screen}");
+    assert!(screen.contains("compared"), "{screen}");
+    // / finds a TF (not a gene or locus) while the panel is open, and asks for its hits in view
+    app.on_key(key('/'));
+    typed(&mut app, "srf");
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let p = app.component::<TfPanel>();
+    assert_eq!(p.selected, Some(2));
+    assert_eq!(p.order(0)[p.cursor], 2, "the cursor is on SRF");
+    let h = reqs.iter().find_map(|r| r.task::<HitsTask>()).expect("a hits task");
+    assert_eq!((h.motif, &h.locus), (2, &app.shared.locus));
+    let locus = app.shared.locus.clone();
+    let start = locus.start as i64 + 10;
+    tf(
+        &mut app,
+        TfEvent::Hits { motif: 2, locus: locus.clone(), hits: vec![GenomicHit { name: "SRF".into(), start, end: start + 12, reverse: false, relative: 0.9 }] },
+    );
+    assert!(app.shared.status.contains("1 motif hit"), "{}", app.shared.status);
+    let screen = render(&app, 140, 40).join("\n");
+    assert!(screen.contains("SRF hits") && screen.contains('▶'), "{screen}");
+    // an unknown TF is explained
+    app.on_key(key('/'));
+    typed(&mut app, "NOPE");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(app.shared.status.contains("no TF or motif named 'NOPE'"), "{}", app.shared.status);
+    // j/k move the cursor, enter toggles the highlight of the TF under it
+    app.on_key(key('k'));
+    app.on_key(key('k'));
+    assert_eq!(app.component::<TfPanel>().cursor, 0);
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let first = app.component::<TfPanel>().order(0)[0];
+    assert_eq!(app.component::<TfPanel>().selected, Some(first));
+    assert!(reqs.iter().any(|r| r.task::<HitsTask>().is_some_and(|h| h.motif == first)));
+    // moving the view asks for the hits there
+    let reqs = app.on_key(key('l'));
+    assert!(reqs.iter().any(|r| r.task::<HitsTask>().is_some_and(|h| h.locus == app.shared.locus)), "{reqs:?}");
+}
+
+#[test]
+fn ism_logo_view_draws_letters_for_every_cell_type_and_both_models() {
+    use peakscope::jobs::view::GenomicHit;
+    use peakscope::tui::components::logo::{letter, LogoTask, LogoView};
+    let (_d, mut app, _) = demo_app();
+    app.resize(120, 40);
+    app.shared.models.ready = true;
+    app.on_key(key('n'));
+    let peak = app.shared.selected.unwrap();
+    app.on_key(key('M'));
+    let cmp = app.shared.models.compare.unwrap();
+    let reqs = app.on_key(key('b'));
+    assert_eq!(app.shared.panel, Some("ism"));
+    let task = reqs.iter().find_map(|r| r.task::<LogoTask>()).expect("a logo task");
+    assert_eq!((task.peak, task.models.clone()), (peak, vec![0, cmp]));
+    let t = app.shared.tracks.len();
+    let n = 300;
+    let seq: Vec<u8> = (0..n).map(|i| b"ACGT"[i % 4]).collect();
+    // model 0: a strong positive site at 150..156 in the first cell type only; compared: in all
+    let attr = |all: bool| -> Vec<Vec<f32>> {
+        (0..t)
+            .map(|k| {
+                (0..n)
+                    .map(|p| {
+                        if (150..156).contains(&p) && (all || k == 0) {
+                            1.0
+                        } else if p == 10 {
+                            -0.6
+                        } else {
+                            0.01
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let v = LogoView {
+        peak,
+        region_start: 5000,
+        seq,
+        models: vec![(0, attr(false)), (cmp, attr(true))],
+        hits: vec![GenomicHit { name: "HNF4A".into(), start: 5150, end: 5156, reverse: false, relative: 0.92 }],
+    };
+    app.deliver::<Ism>(ReplyKind::Event(IsmEvent::Logo(v)));
+    let ism = app.component::<Ism>();
+    assert_eq!(ism.logo_offset, (n - app.shared.cols) / 2, "starts centred");
+    let screen = render(&app, 120, 40);
+    let text = screen.join("\n");
+    assert!(text.contains("logo") && text.contains("gradient × input"), "{text}");
+    // one row per cell type per model, labelled
+    let rows_with = |s: &str| screen.iter().filter(|l| l.contains(s)).count();
+    assert!(rows_with(&app.shared.tracks[1][..3.min(app.shared.tracks[1].len())]) >= 2, "{text}");
+    assert!(text.contains("HNF4A"), "motif hit labelled: {text}");
+    // the site: upper case letters in the first cell type's row of model 0
+    assert!(text.contains("GTACGT") || text.contains("CGTACG") || text.contains("ACGTAC") || text.contains("TACGTA"), "{text}");
+    // pan within the peak, clamped
+    app.on_key(key(']'));
+    app.on_key(key(']'));
+    app.on_key(key(']'));
+    assert_eq!(app.component::<Ism>().logo_offset, n - app.shared.cols);
+    app.on_key(key('['));
+    assert!(app.component::<Ism>().logo_offset < n - app.shared.cols);
+    // letters: sign and strength
+    let (c, _) = letter(b'a', 1.0, 1.0);
+    assert_eq!(c, 'A');
+    assert_eq!(letter(b'G', 0.3, 1.0).0, 'g');
+    assert_eq!(letter(b'G', 0.01, 1.0).0, '·');
+    assert_ne!(letter(b'G', -1.0, 1.0).1, letter(b'G', 1.0, 1.0).1, "negative and positive differ");
+    // b again: back to the heatmap
+    app.on_key(key('b'));
+    assert!(!app.component::<Ism>().logo_mode);
+}
+
+#[test]
+fn predictor_tf_activity_and_logo_attributions_equal_the_commands() {
+    use peakscope::jobs::view::Predictor;
+    let (_d, _, cfg) = demo_app();
+    let mut c = cfg.clone();
+    let st = c.models.iter().position(|m| m.name == "single_task").unwrap_or(c.models.len() - 1);
+    c.models = vec![c.models[st].clone()];
+    let name = c.models[0].name.clone();
+    let p = Predictor::open(&c, tch::Device::Cpu).unwrap();
+    // logo attributions of a 40-bp region equal `peakscope attr --method grad`
+    let locus = peakscope::genome::Locus::new("chr1", 2_000, 2_040);
+    let (attr, _hits) = p.region_attr(0, &locus, None).unwrap();
+    assert_eq!((attr.region_start, attr.seq.len(), attr.attr.len()), (2_000, 40, c.tracks.len()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_peakscope"))
+        .args(["attr", "--config"])
+        .arg(&cfg.source)
+        .args(["--model", &name, "--region", "chr1:2,001-2,040", "--method", "grad", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tsv = String::from_utf8(out.stdout).unwrap();
+    let mut n = 0;
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let pos: i64 = f[0].parse().unwrap();
+        let t = c.tracks.iter().position(|x| x.name == f[2]).unwrap();
+        let cli: f32 = f[3].parse().unwrap();
+        let got = attr.attr[t][(pos - 2_000) as usize];
+        assert!((got - cli).abs() <= 1e-6 * (1.0 + cli.abs()), "{pos} {}: panel {got} vs attr {cli}", f[2]);
+        n += 1;
+    }
+    assert_eq!(n, 40 * c.tracks.len());
+    // TF activity rows: one finite value per cell type for each motif
+    let peaks: Vec<_> = (0..4).map(|i| peakscope::genome::Locus::new("chr1", 10_000 + i * 5_000, 10_300 + i * 5_000)).collect();
+    let rows = p.tf_activity(0, 0..3, &peaks, 1, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.len() == c.tracks.len() && r.iter().all(|x| x.is_finite())), "{rows:?}");
 }

@@ -10,6 +10,7 @@ pub mod eval_cmd;
 pub mod model_cmds;
 pub mod summarize;
 pub mod variants_cmd;
+pub mod tf_activity;
 
 #[derive(Parser, Debug)]
 #[command(name = "peakscope", version, about = "Terminal genome explorer for sequence-to-function models", long_about = None, args_conflicts_with_subcommands = true)]
@@ -45,6 +46,11 @@ pub enum Command {
     Predict(model_cmds::PredictArgs),
     /// In-silico saturation mutagenesis of a region (every base, every substitution)
     Ism(model_cmds::IsmArgs),
+    /// Motif-insertion TF activity: each motif inserted into dinucleotide-shuffled
+    /// backgrounds drawn from the project's peaks; mean prediction change per model and track
+    TfActivity(tf_activity::TfActivityArgs),
+    /// Attributions of a region: gradient × input (--method grad) or ISM (--method ism)
+    Attr(tf_activity::AttrArgs),
     /// Probe a model file (input encoding, extra inputs, output structure and shapes,
     /// parameters) and print a [[models]] block that reads it
     InspectModel(model_cmds::InspectArgs),
@@ -149,6 +155,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(a) => model_cmds::predict(a),
         Command::Variants(a) => variants_cmd::run(a),
         Command::Ism(a) => model_cmds::ism(a),
+        Command::TfActivity(a) => tf_activity::tf_activity(a),
+        Command::Attr(a) => tf_activity::attr(a),
         Command::InspectModel(a) => model_cmds::inspect(a),
         Command::MakeModel { kind, output, targets, seed, input_length } => {
             use crate::model::zoo;

@@ -12,6 +12,7 @@ pub mod locus;
 pub mod motifs;
 pub mod onehot;
 pub mod peaks;
+pub mod shuffle;
 pub mod sniff;
 pub mod textio;
 pub mod variants;

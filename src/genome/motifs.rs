@@ -58,9 +58,45 @@ pub fn parse_meme(text: &str) -> Result<Vec<Motif>> {
         out.push(Motif { id, name, probs });
     }
     if out.is_empty() {
-        bail!("no MOTIF found (expected MEME format)");
+        let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+        let hint = if first.starts_with('>') {
+            " (this looks like JASPAR/FASTA-style matrices: convert with MEME's `jaspar2meme -pfm`, or download the MEME version from JASPAR)"
+        } else if first.starts_with("AC ") || first.starts_with("ID ") || first.starts_with("DE ") {
+            " (this looks like TRANSFAC: convert with MEME's `transfac2meme`)"
+        } else {
+            ""
+        };
+        bail!("no MOTIF found: expected MEME motif format (a `MEME version` header, then `MOTIF id name` and `letter-probability matrix` blocks){hint}");
+    }
+    for m in &out {
+        if m.probs.is_empty() {
+            bail!("motif {} ({}): width 0", m.id, m.name);
+        }
+        for (i, row) in m.probs.iter().enumerate() {
+            let s: f64 = row.iter().sum();
+            if row.iter().any(|&x| !x.is_finite() || x < 0.0) || !(0.9..=1.1).contains(&s) {
+                bail!("motif {} ({}): matrix row {} ({row:?}) is not a probability row (non-negative, summing to 1; counts need converting to MEME probabilities)", m.id, m.name, i + 1);
+            }
+        }
     }
     Ok(out)
+}
+
+/// The JASPAR 2024 CORE vertebrate profiles shipped in `assets/motifs` (CC BY 4.0).
+pub fn jaspar() -> Vec<Motif> {
+    parse_meme(include_str!("../../assets/motifs/JASPAR2024_CORE_vertebrates_latest.meme")).expect("the shipped JASPAR file parses")
+}
+
+/// Read a MEME motif file, naming the file in every error (a file that is not text, or not
+/// MEME, is refused with what it is).
+pub fn read_meme(path: &std::path::Path) -> Result<Vec<Motif>> {
+    let p = path.display();
+    let kind = super::sniff::sniff(path).map_err(|e| anyhow!("motif file {p}: cannot read it ({e})"))?;
+    if !kind.is_text() {
+        bail!("motif file {p} is {}, not MEME motif text", kind.describe());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("motif file {p}: cannot read it as UTF-8 text ({e})"))?;
+    parse_meme(&text).map_err(|e| anyhow!("motif file {p}: {e}"))
 }
 
 impl Motif {
@@ -101,6 +137,58 @@ impl Motif {
             }
         }
         best
+    }
+
+    /// The most probable base at each position (ties: the first of A C G T).
+    pub fn consensus(&self) -> Vec<u8> {
+        self.probs
+            .iter()
+            .map(|p| {
+                let mut best = 0;
+                for i in 1..4 {
+                    if p[i] > p[best] {
+                        best = i;
+                    }
+                }
+                b"ACGT"[best]
+            })
+            .collect()
+    }
+
+    /// Every hit on either strand whose score is at least `min_relative` of the best possible
+    /// score, strongest first, overlapping hits of the same motif dropped (N scores as the
+    /// row's mean).
+    pub fn hits(&self, seq: &[u8], min_relative: f64) -> Vec<Hit> {
+        let lo = self.log_odds();
+        let w = lo.len();
+        if seq.len() < w || w == 0 {
+            return vec![];
+        }
+        let max = self.max_score();
+        let mean: Vec<f64> = lo.iter().map(|r| r.iter().sum::<f64>() / 4.0).collect();
+        let idx: Vec<Option<usize>> = seq.iter().map(|&c| super::onehot::base_index(c)).collect();
+        let mut all = Vec::new();
+        for pos in 0..=seq.len() - w {
+            let mut f = 0.0;
+            let mut r = 0.0;
+            for k in 0..w {
+                f += idx[pos + k].map(|i| lo[k][i]).unwrap_or(mean[k]);
+                r += idx[pos + w - 1 - k].map(|i| lo[k][3 - i]).unwrap_or(mean[k]);
+            }
+            for (score, reverse) in [(f, false), (r, true)] {
+                if score >= min_relative * max {
+                    all.push(Hit { score, relative: score / max, pos, reverse });
+                }
+            }
+        }
+        all.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let mut kept: Vec<Hit> = Vec::new();
+        for h in all {
+            if kept.iter().all(|k| h.pos + w <= k.pos || k.pos + w <= h.pos) {
+                kept.push(h);
+            }
+        }
+        kept
     }
 
     /// Draw a site from the matrix; `u` yields uniform numbers in [0, 1).
@@ -148,6 +236,21 @@ mod tests {
             b"ACT"
         );
         assert!(parse_meme("nothing").is_err());
+        assert_eq!(toy.consensus(), b"ACT");
+        let hits = toy.hits(b"ACTGGAGTACT", 0.99);
+        assert_eq!(hits.iter().map(|h| (h.pos, h.reverse)).collect::<Vec<_>>().len(), 3);
+        assert!(hits.iter().any(|h| h.pos == 5 && h.reverse) && hits.iter().any(|h| h.pos == 0 && !h.reverse));
+        let e = parse_meme(">MA0001.1 X\nA [ 1 2 ]\n").unwrap_err().to_string();
+        assert!(e.contains("MEME") && e.contains("jaspar2meme"), "{e}");
+        let e = parse_meme("MOTIF A B\nletter-probability matrix: w= 1\n 3 4 5 6\n").unwrap_err().to_string();
+        assert!(e.contains("not a probability row"), "{e}");
+    }
+
+    #[test]
+    fn the_full_shipped_jaspar_file_parses() {
+        let m = jaspar();
+        assert_eq!(m.len(), 879);
+        assert!(m.iter().any(|x| x.name.eq_ignore_ascii_case("SPI1")));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! summed as declared, views averaged), bin-by-bin heads and profiles for tracks, and ISM. A
 //! request that fails (or panics) is answered with its error; the worker keeps serving.
 use crate::model::engine::{Model, ModelSpec, Precision};
+use crate::model::grad::{input_gradients, GradResult};
 use crate::model::ism::{run_ism, IsmPlan, IsmResult};
 use crate::model::service::{Geometry, HeightsOut, Query};
 use anyhow::{anyhow, Result};
@@ -26,6 +27,8 @@ pub enum ModelRequest {
     /// ISM with the model's own rc/shift averaging, streamed in chunks, cancellable between
     /// batches
     Ism { job: JobId, model: usize, plan: Arc<IsmPlan>, cancel: Arc<AtomicBool>, reply: Sender<ModelEvent> },
+    /// gradients of one sequence's heights with respect to its one-hot input
+    Grad { job: JobId, model: usize, seq: Vec<u8>, select: Option<(i64, i64)>, reply: Sender<ModelEvent> },
 }
 
 pub enum ModelEvent {
@@ -52,6 +55,10 @@ pub enum ModelEvent {
     IsmDone {
         job: JobId,
         result: Result<IsmResult, String>,
+    },
+    Grad {
+        job: JobId,
+        result: Result<GradResult, String>,
     },
 }
 
@@ -129,6 +136,15 @@ impl ModelWorker {
         }
     }
 
+    /// Blocking: gradients of one context-length sequence's heights with respect to its
+    /// one-hot input (one forward, one backward per target); `select` as for heights.
+    pub fn grad(&self, model: usize, seq: Vec<u8>, select: Option<(i64, i64)>) -> Result<GradResult> {
+        match self.ask(|job, reply| ModelRequest::Grad { job, model, seq, select, reply })? {
+            ModelEvent::Grad { result, .. } => result.map_err(|e| anyhow!(e)),
+            _ => Err(anyhow!("unexpected reply from the model worker")),
+        }
+    }
+
     /// Start ISM (the model's rc and shifts apply); events arrive on the returned receiver,
     /// ending with `IsmDone`. Plan it with the model's context length
     /// (`ModelInfo::spec.context_length()`).
@@ -197,6 +213,10 @@ fn worker_main(specs: Vec<ModelSpec>, device: Device, precision: Precision, rx: 
             ModelRequest::Profiles { job, model, seqs, reply } => {
                 let result = serve(&mut models, model, |m| m.profiles(&seqs));
                 let _ = reply.send(ModelEvent::Profiles { job, result });
+            }
+            ModelRequest::Grad { job, model, seq, select, reply } => {
+                let result = serve(&mut models, model, |m| input_gradients(m, &seq, select));
+                let _ = reply.send(ModelEvent::Grad { job, result });
             }
             ModelRequest::Ism { job, model, plan, cancel, reply } => {
                 let total = plan.mutants.len();

@@ -210,3 +210,146 @@ fn hot_spot_motif(plan: &IsmPlan, res: &IsmResult, o: usize, motifs: &[Motif]) -
     (hit.relative >= 0.75)
         .then(|| format!("{} {:.2} @ {}", m.name, hit.relative, crate::genome::locus::group_thousands((plan.genomic_pos((a + hit.pos) as u32) + 1) as u64)))
 }
+
+/// The threshold of motif hits the UI labels and highlights: a log-odds score of at least
+/// this fraction of the motif's best possible score (log2 odds against a uniform background,
+/// pseudocount 0.01).
+pub const HIT_THRESHOLD: f64 = 0.85;
+
+/// A motif hit in genomic coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenomicHit {
+    pub name: String,
+    /// 0-based start, end
+    pub start: i64,
+    pub end: i64,
+    pub reverse: bool,
+    pub relative: f64,
+}
+
+/// Base-resolution attributions of a region for one model (gradient × input).
+#[derive(Debug, Clone)]
+pub struct RegionAttr {
+    /// genomic 0-based start of the region
+    pub region_start: i64,
+    /// reference bases
+    pub seq: Vec<u8>,
+    /// per track (NaN rows where the model has no output for it), per base
+    pub attr: Vec<Vec<f32>>,
+}
+
+impl Predictor {
+    /// Names (id, TF) of the motif library.
+    pub fn motif_names(&self) -> Vec<(String, String)> {
+        self.motifs.iter().map(|m| (m.id.clone(), m.name.clone())).collect()
+    }
+
+    /// TF activity of motifs `motifs` with `model`: backgrounds are windows of the model's
+    /// context centred on `peaks`, dinucleotide-shuffled (seeded); one PWM sample per
+    /// background; per motif, the mean delta per track (NaN where the model has no output).
+    /// The same computation as `peakscope tf-activity` (`model::tf_activity`).
+    pub fn tf_activity(&self, model: usize, motifs: std::ops::Range<usize>, peaks: &[Locus], seed: u64, cancel: &AtomicBool) -> Result<Vec<Vec<f32>>> {
+        use crate::model::tf_activity as tfa;
+        let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
+        let ms = &self.motifs[motifs.start.min(self.motifs.len())..motifs.end.min(self.motifs.len())];
+        let picks = tfa::BackgroundPicks { peaks: (0..peaks.len()).collect(), with_replacement: false };
+        let bgs = tfa::backgrounds(&self.fasta, peaks, &picks, info.geometry.context_length(), seed)?;
+        let fits: Vec<bool> = ms.iter().map(|m| m.width() <= info.spec.input_length).collect();
+        let sites: Vec<Vec<Vec<u8>>> = ms.iter().zip(&fits).filter(|(_, f)| **f).map(|(m, _)| tfa::motif_sites(m, bgs.len(), seed, false)).collect();
+        let input = tfa::ActivityInput {
+            backgrounds: &bgs,
+            sites: &sites,
+            interval: tfa::centre_interval(&info.geometry, self.center_width),
+            chunk: (4_000_000 / info.geometry.context_length()).clamp(64, 4096),
+            keep_deltas: false,
+        };
+        let res = tfa::run_activity(&input, cancel, |_, _| {}, |seqs, q| self.worker.heights(model, seqs, q))?;
+        let mut k = 0;
+        Ok(fits
+            .iter()
+            .map(|&f| {
+                if !f {
+                    return vec![f32::NAN; self.maps[model].len()];
+                }
+                let row: Vec<f32> = (0..res.n_tracks).map(|o| res.mean(k, o) as f32).collect();
+                k += 1;
+                self.to_tracks(model, &row)
+            })
+            .collect())
+    }
+
+    /// Hits of motif `motif` in `locus` (at most 2 Mb), at [`HIT_THRESHOLD`].
+    pub fn motif_hits(&self, motif: usize, locus: &Locus) -> Result<Vec<GenomicHit>> {
+        let m = self.motifs.get(motif).ok_or_else(|| anyhow!("no motif #{motif}"))?;
+        if locus.len() > 2_000_000 {
+            return Ok(vec![]);
+        }
+        let seq = self.fasta.fetch(&locus.chrom, locus.start as i64, locus.end as i64)?;
+        Ok(m.hits(&seq, HIT_THRESHOLD)
+            .into_iter()
+            .map(|h| GenomicHit {
+                name: m.name.clone(),
+                start: locus.start as i64 + h.pos as i64,
+                end: locus.start as i64 + (h.pos + m.width()) as i64,
+                reverse: h.reverse,
+                relative: h.relative,
+            })
+            .collect())
+    }
+
+    /// The region the ISM panel works on for a peak: centred, at most 1000 bp and at most
+    /// the model's input.
+    fn panel_region(locus: &Locus, input_length: usize) -> Locus {
+        let span = locus.len().min(input_length as u64).min(1000);
+        let c = locus.center();
+        Locus::new(locus.chrom.clone(), c.saturating_sub(span / 2), c.saturating_sub(span / 2) + span)
+    }
+
+    /// Gradient × input of every base of the ISM panel's region around `locus` for `model`
+    /// (per track), and the JASPAR hits in it at [`HIT_THRESHOLD`] (strongest first, at most
+    /// one per position).
+    pub fn region_attr(&self, model: usize, locus: &Locus, region_len: Option<u64>) -> Result<(RegionAttr, Vec<GenomicHit>)> {
+        let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
+        let mut region = Self::panel_region(locus, info.spec.input_length);
+        if let Some(l) = region_len.filter(|&l| l < region.len()) {
+            let c = region.center();
+            region = Locus::new(region.chrom.clone(), c - l / 2, c - l / 2 + l);
+        }
+        let mut plan = IsmPlan::new(&self.fasta, &region, info.spec.context_length())?;
+        if info.spec.height.bins == BinSelect::Center {
+            plan = plan.with_center_width(self.center_width);
+        }
+        let (a, b) = plan.offset;
+        let select = plan.select.or(Some((a as i64, b as i64)));
+        let g = self.worker.grad(model, plan.seq.clone(), select)?;
+        let attr = self.maps[model]
+            .iter()
+            .map(|o| match o {
+                Some(o) => (a..b).map(|p| g.grad_x_input(&plan.seq, *o, p)).collect(),
+                None => vec![f32::NAN; b - a],
+            })
+            .collect();
+        let seq = plan.seq[a..b].to_vec();
+        let mut hits: Vec<GenomicHit> = Vec::new();
+        for m in &self.motifs {
+            for h in m.hits(&seq, HIT_THRESHOLD) {
+                hits.push(GenomicHit {
+                    name: m.name.clone(),
+                    start: region.start as i64 + h.pos as i64,
+                    end: region.start as i64 + (h.pos + m.width()) as i64,
+                    reverse: h.reverse,
+                    relative: h.relative,
+                });
+            }
+        }
+        hits.sort_by(|x, y| y.relative.total_cmp(&x.relative));
+        let mut kept: Vec<GenomicHit> = Vec::new();
+        for h in hits {
+            if kept.iter().all(|k| h.end <= k.start || k.end <= h.start) {
+                kept.push(h);
+            }
+        }
+        kept.sort_by_key(|h| h.start);
+        Ok((RegionAttr { region_start: region.start as i64, seq, attr }, kept))
+    }
+}

@@ -989,6 +989,12 @@ impl Model {
         self.run_heads(onehot).map_err(|e| anyhow!("model {}: forward failed: {}", self.spec.name, e.msg))
     }
 
+    /// Forward a device batch of one-hot sequences (N, 4, L) with autograd recording (for
+    /// gradients with respect to the input): the heads of [`HeadOut`].
+    pub(crate) fn forward_heads_with_grad(&self, onehot: &Tensor) -> Result<HeadOut> {
+        tch::with_grad(|| self.run_heads(onehot)).map_err(|e| anyhow!("model {}: forward failed: {}", self.spec.name, e.msg))
+    }
+
     /// Forward a device batch (N, 4, L) and return the height (N, B, T) float32 on the device.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(self.forward_heads(x)?.height)

@@ -6,11 +6,13 @@ pub mod desc;
 pub mod device;
 pub mod engine;
 pub mod fast_ism;
+pub mod grad;
 pub mod inspect;
 pub mod ism;
 pub mod predict;
 pub mod service;
 pub mod variant_effect;
+pub mod tf_activity;
 pub mod zoo;
 
 use crate::config::ModelConfig;

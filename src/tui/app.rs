@@ -295,6 +295,15 @@ impl App {
                         return vec![];
                     }
                 }
+                if search && self.shared.panel == Some(crate::tui::components::tf::TfPanel::NAME) {
+                    // `/` in the TF panel finds a TF
+                    let i = self.index_of::<crate::tui::components::tf::TfPanel>();
+                    let c: &mut dyn Any = self.components[i].as_any_mut();
+                    if let Some(tf) = c.downcast_mut::<crate::tui::components::tf::TfPanel>() {
+                        tf.find(&line, &mut self.shared);
+                    }
+                    return self.update_one(i, Event::Refresh).1;
+                }
                 if let Err(e) = self.shared.goto(&line) {
                     self.shared.status = e;
                 }
@@ -422,7 +431,11 @@ impl App {
             | Action::ListDown
             | Action::SortPeaks
             | Action::ListScope
-            | Action::ToggleTrack => return false,
+            | Action::ToggleTrack
+            | Action::TfActivity
+            | Action::Logo
+            | Action::LogoLeft
+            | Action::LogoRight => return false,
         }
         true
     }

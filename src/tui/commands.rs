@@ -98,7 +98,7 @@ commands! {
         Quit = "quit", keys ["q", "ctrl+c"], once, "quit";
         Ism = "ism", keys ["i"], once, "in-silico mutagenesis of the selected peak (ISM panel)";
         Eval = "eval", keys ["e"], once, "start / stop the evaluation (metrics panel)";
-        NextPanel = "next_panel", keys ["tab"], once, "panel: none / ISM / metrics / peak list";
+        NextPanel = "next_panel", keys ["tab"], once, "panel: none / ISM / metrics / peak list / TF activity";
         CycleTrack = "cycle_track", keys ["c"], counted, "focus the next cell type (ISM panel, peak list, x)";
         ListUp = "list_up", keys ["up", "k"], counted, "peak list: move up (enter jumps to it)";
         ListDown = "list_down", keys ["down", "j"], counted, "peak list: move down";
@@ -106,6 +106,10 @@ commands! {
         ListScope = "list_scope", keys ["f"], once, "peak list: peaks in view / in the selected peak's cluster";
         ToggleTrack = "toggle_track", keys ["x"], once, "hide / show the focused cell type (c picks it)";
         CompareModel = "compare_model", keys ["M"], once, "compare: show a second model's predictions (cycles; off after the last)";
+        TfActivity = "tf_activity", keys ["t"], once, "TF activity panel: motif insertion per cell type, active and compared model (/ finds a TF, enter highlights its hits)";
+        Logo = "logo", keys ["b"], once, "ISM panel: base-resolution logo (letters by attribution, every cell type, both models) / heatmap";
+        LogoLeft = "logo_left", keys ["["], counted, "logo view: pan left within the peak";
+        LogoRight = "logo_right", keys ["]"], counted, "logo view: pan right within the peak";
     }
 }
 

@@ -7,6 +7,7 @@ use crate::jobs::view::{IsmUpdate, Predictor};
 use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use crate::tui::commands::Action;
 use crate::tui::component::{Component, Event, Job, Outcome};
+use crate::tui::components::logo::{self, LogoTask, LogoView};
 use crate::tui::shared::Shared;
 use crate::tui::view::{level, LABEL_W};
 use ratatui::buffer::Buffer;
@@ -79,6 +80,11 @@ pub struct Ism {
     pub view: Option<IsmView>,
     /// a request is on its way or running
     pub running: bool,
+    /// the base-resolution logo view is shown instead of the heatmap
+    pub logo_mode: bool,
+    pub logo: Option<LogoView>,
+    /// first base of the region shown in the logo view
+    pub logo_offset: usize,
 }
 
 pub enum IsmEvent {
@@ -105,6 +111,40 @@ pub enum IsmEvent {
         peak: usize,
         motifs: Vec<Option<String>>,
     },
+    /// base-resolution attributions for the logo view
+    Logo(LogoView),
+}
+
+impl Task<Predictor, IsmEvent> for LogoTask {
+    fn key(&self) -> u64 {
+        1
+    }
+    fn run(self: Box<Self>, env: &mut Predictor, ctx: &Ctx<IsmEvent>) -> Result<(), String> {
+        if let Some(v) = self.compute(env, || ctx.cancelled())? {
+            ctx.emit(IsmEvent::Logo(v));
+        }
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Ism {
+    /// The logo job for the selected peak with the active and compared models, unless its
+    /// view is there already.
+    fn logo_job(&self, s: &Shared) -> Option<Job<IsmEvent>> {
+        let peak = s.selected?;
+        if !self.logo_mode || !s.models.ready || s.models.names.is_empty() {
+            return None;
+        }
+        let models: Vec<usize> = std::iter::once(s.models.active).chain(s.models.compare.filter(|&c| c != s.models.active)).collect();
+        if self.logo.as_ref().is_some_and(|l| l.peak == peak && l.models.iter().map(|m| m.0).eq(models.iter().copied())) {
+            return None;
+        }
+        let locus = s.peaks.get(peak)?.locus();
+        Some(Job::Model(Box::new(LogoTask { peak, models, locus })))
+    }
 }
 
 /// ISM of a peak. A newer ISM request cancels the running one.
@@ -159,8 +199,26 @@ impl Component for Ism {
                 self.running = true;
                 Outcome::one(Job::Model(Box::new(IsmTask { model: s.models.active, peak, locus: p.locus() })))
             }
+            Event::Command(Action::Logo, _) => {
+                self.logo_mode = !self.logo_mode;
+                if self.logo_mode && s.selected.is_none() {
+                    s.status = "logo view: select a peak first (n, N or enter)".into();
+                }
+                s.panel = Some(Self::NAME);
+                Outcome::Done(self.logo_job(s).into_iter().collect())
+            }
+            Event::Command(a @ (Action::LogoLeft | Action::LogoRight), n) => {
+                let Some(l) = self.logo.as_ref().filter(|_| self.logo_mode) else {
+                    s.status = "[ and ] pan the logo view (b in the ISM panel)".into();
+                    return Outcome::none();
+                };
+                let step = (s.cols / 2).max(1) * n;
+                let max = l.seq.len().saturating_sub(s.cols);
+                self.logo_offset = if a == Action::LogoLeft { self.logo_offset.saturating_sub(step) } else { (self.logo_offset + step).min(max) };
+                Outcome::none()
+            }
             Event::Command(..) => Outcome::Ignored,
-            Event::Refresh => Outcome::none(),
+            Event::Refresh => Outcome::Done(self.logo_job(s).into_iter().collect()),
             Event::Reply(r) => {
                 match r {
                     ReplyKind::Event(IsmEvent::Started { peak, model, region_start, seq, mutants }) => {
@@ -180,6 +238,13 @@ impl Component for Ism {
                                     v.done += 1;
                                 }
                             }
+                        }
+                    }
+                    ReplyKind::Event(IsmEvent::Logo(v)) => {
+                        if s.selected == Some(v.peak) {
+                            // start centred on the peak
+                            self.logo_offset = v.seq.len().saturating_sub(s.cols) / 2;
+                            self.logo = Some(v);
                         }
                     }
                     ReplyKind::Event(IsmEvent::Done { peak, motifs }) => {
@@ -214,6 +279,15 @@ impl Component for Ism {
         let dim = Style::default().fg(Color::Indexed(244));
         let w = area.width as usize;
         let t = s.focused_track.min(s.tracks.len().saturating_sub(1));
+        if self.logo_mode {
+            match &self.logo {
+                Some(l) if s.selected == Some(l.peak) => logo::draw(l, self.logo_offset, area, buf, s),
+                _ => {
+                    buf.set_stringn(area.x, area.y, "─ logo ─ computing attributions of the selected peak … (b: back to the heatmap)", w, dim);
+                }
+            }
+            return;
+        }
         let Some(v) = &self.view else {
             buf.set_stringn(area.x, area.y, "─ ISM ─ select a peak (n/N/enter) and press i", w, dim);
             return;

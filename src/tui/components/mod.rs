@@ -26,13 +26,21 @@
 //! commands, refreshes and replies to it by its position in [`all`], the runtime runs its
 //! tasks on the right thread, and sessions save the open panel by `NAME`.
 pub mod ism;
+pub mod logo;
 pub mod metrics;
 pub mod peaks;
+pub mod tf;
 pub mod tracks;
 
 use super::component::DynComponent;
 
 /// Every component, in order: the main view first, then the panels in Tab order.
 pub fn all() -> Vec<Box<dyn DynComponent>> {
-    vec![Box::new(tracks::Tracks::default()), Box::new(ism::Ism::default()), Box::new(metrics::Metrics::default()), Box::new(peaks::PeakList::default())]
+    vec![
+        Box::new(tracks::Tracks::default()),
+        Box::new(ism::Ism::default()),
+        Box::new(metrics::Metrics::default()),
+        Box::new(peaks::PeakList::default()),
+        Box::new(tf::TfPanel::default()),
+    ]
 }
