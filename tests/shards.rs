@@ -301,3 +301,47 @@ fn predict_and_ism_bed_shards_merge_to_the_single_run() {
     let e = run_err(&[&iargs[..], &["--shard", "1/2", "-o", s(&d.join("y.tsv")), "--bigwig-out", s(&d.join("bw3"))]].concat());
     assert!(e.contains("written by the merge"), "{e}");
 }
+
+/// examples/workflow runs locally with Snakemake (from the reference venv): 3 eval shards
+/// and 2 ISM shards as separate jobs on 2 cores, then merge; the merged metrics equal one
+/// run's. Fails (does not skip) without the reference python's Snakemake.
+#[test]
+fn snakemake_workflow_runs_locally_to_the_single_run() {
+    let Some(py) = python() else { return };
+    let (ok, _, err) = {
+        let o = std::process::Command::new(&py).args(["-m", "snakemake", "--version"]).output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    assert!(ok, "Snakemake is missing from {py} (scripts/env.sh installs it): {err}");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = project(d);
+    let regions = d.join("ism.bed");
+    write(&regions, "chr1\t1000\t1012\tr0\nchr2\t7000\t7009\tr1\nchr1\t9000\t9005\tr2\n");
+    let one = d.join("one.json");
+    let one_tsv = d.join("one.tsv");
+    run_ok(&["eval", "--config", s(&cfg), "--device", "cpu", "--limit", "100", "-o", s(&one), "--per-peak", s(&one_tsv)]);
+    let attr = d.join("attr.tsv");
+    run_ok(&["ism", "--config", s(&cfg), "--model", "linear", "--device", "cpu", "--bed", s(&regions), "--format", "attr", "-o", s(&attr)]);
+    let wf = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/workflow");
+    let out = d.join("results");
+    let o = std::process::Command::new(&py)
+        .current_dir(d)
+        .args(["-m", "snakemake", "-s", s(&wf.join("Snakefile")), "--profile", s(&wf.join("profiles/local")), "--cores", "2", "--config"])
+        .arg(format!("peakscope={}", bin()))
+        .arg(format!("project={}", s(&cfg)))
+        .arg(format!("outdir={}", s(&out)))
+        .args(["shards=3", "device=cpu", "gpus_per_shard=0", "eval_args=--limit 100"])
+        .arg(format!("ism={{bed: {}, model: linear}}", s(&regions)))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "snakemake failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    for k in 1..=3 {
+        assert!(out.join(format!("eval/shards/{k}-of-3.json")).exists());
+        assert!(out.join(format!("ism/shards/{k}-of-3.tsv")).exists());
+    }
+    same_json(&metrics(&one), &metrics(&out.join("eval/metrics.json")), "metrics", 1e-12);
+    assert_eq!(std::fs::read_to_string(&one_tsv).unwrap(), std::fs::read_to_string(out.join("eval/per_peak.tsv")).unwrap());
+    assert_eq!(std::fs::read_to_string(&attr).unwrap(), std::fs::read_to_string(out.join("ism/attr.tsv")).unwrap());
+    assert!(out.join("ism/bigwig/linear.A.attr.bw").exists());
+}
