@@ -26,10 +26,13 @@ pub struct AttrTrack {
     pub chrom_sizes: Vec<(String, u32)>,
 }
 
-/// Per output: chrom → position (0-based) → (sum, count) of attributions.
+/// One output's attributions: chrom → position (0-based) → (sum, count).
+type PerChrom = HashMap<String, BTreeMap<u64, (f64, u32)>>;
+
+/// Per output: the attributions added so far.
 pub struct AttrAcc {
     index: HashMap<String, usize>,
-    per: Vec<HashMap<String, BTreeMap<u64, (f64, u32)>>>,
+    per: Vec<PerChrom>,
 }
 
 impl AttrAcc {
