@@ -263,11 +263,13 @@ pub fn check_set<T>(mut shards: Vec<(PathBuf, ShardHeader, T)>) -> Result<Vec<(P
         if h.config_sha256 != h0.config_sha256 {
             return Err(foreign("config (SHA-256)", short(&h.config_sha256), short(&h0.config_sha256)));
         }
-        if h.models != h0.models {
-            return Err(foreign("models (names, files, SHA-256)", short(&h.models), short(&h0.models)));
+        // identity is content: the same files may sit at other paths on other machines
+        let models = |h: &ShardHeader| h.models.iter().map(|m| (m.name.clone(), m.sha256.clone())).collect::<Vec<_>>();
+        if models(h) != models(&h0) {
+            return Err(foreign("models (names, SHA-256 of the files)", short(&h.models), short(&h0.models)));
         }
-        if h.input != h0.input {
-            return Err(foreign("input regions (file, SHA-256)", short(&h.input), short(&h0.input)));
+        if h.input.as_ref().map(|i| &i.1) != h0.input.as_ref().map(|i| &i.1) {
+            return Err(foreign("input regions (SHA-256)", short(&h.input), short(&h0.input)));
         }
         if h.params != h0.params {
             return Err(foreign("settings", short(&h.params), short(&h0.params)));

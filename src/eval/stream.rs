@@ -430,6 +430,38 @@ mod tests {
         assert!(c.r().is_nan(), "constant x");
     }
 
+    #[test]
+    fn merged_accumulators_equal_one_pass() {
+        let mut s = 99u64;
+        let pts: Vec<(f64, f64)> = (0..500)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let a = (s >> 33) as f64 / 2f64.powi(31) * 10.0 + 3.0;
+                (a, a * 0.7 + ((s >> 17) & 0xff) as f64 / 64.0 + i as f64 * 1e-3)
+            })
+            .collect();
+        let mut whole = PearsonAcc::default();
+        pts.iter().for_each(|&(x, y)| whole.push(x, y));
+        for parts in [1usize, 2, 3, 7, 499] {
+            let mut accs = vec![PearsonAcc::default(); parts];
+            for (i, &(x, y)) in pts.iter().enumerate() {
+                accs[i % parts].push(x, y);
+            }
+            let mut m = PearsonAcc::default();
+            accs.iter().for_each(|a| m.merge(a));
+            assert_eq!(m.n(), whole.n());
+            assert!((m.r() - whole.r()).abs() < 1e-13, "{parts}: {} vs {}", m.r(), whole.r());
+            let (x, y): (Vec<f64>, Vec<f64>) = pts.iter().copied().unzip();
+            assert!((m.r() - pearson(&x, &y)).abs() < 1e-12);
+        }
+        // empty sides
+        let mut e = PearsonAcc::default();
+        e.merge(&PearsonAcc::default());
+        assert_eq!(e.n(), 0);
+        e.merge(&whole);
+        assert_eq!(e, whole);
+    }
+
     fn layout() -> EvalLayout {
         EvalLayout {
             tracks: vec!["A".into(), "B".into()],
