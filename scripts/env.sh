@@ -7,7 +7,8 @@
 #     reference-comparison tests, and the model packages the bring-your-own-model tests
 #     build models with (bpnet-lite, chrombpnet-pytorch, enformer-pytorch, borzoi-pytorch),
 #     installed with --no-deps next to their small import-time dependencies so that no second
-#     torch is pulled in.
+#     torch is pulled in; and Snakemake (with its pure-Python dependencies, --no-deps) for
+#     the examples/workflow test.
 #   * A user's own LIBTORCH or LIBTORCH_USE_PYTORCH is honoured and nothing is installed.
 set -euo pipefail
 
@@ -48,6 +49,25 @@ PS_MODEL_PACKAGES=(
   sortedcontainers==2.4.0 h5py==3.16.0 tangermeme==1.6.0 numba==0.68.1 llvmlite==0.50.0
   lightning==2.6.6 lightning-utilities==0.15.3 torchmetrics==1.9.0
 )
+# Snakemake for tests/shards.rs (examples/workflow runs locally), pinned, --no-deps: its
+# pure-Python dependencies only (no torch). `packaging` stays at the model packages' pin.
+PS_WORKFLOW_PACKAGES=(
+  snakemake==9.27.1 conda-inject==1.3.2 connection_pool==0.0.3 docutils==0.22.4 dpath==2.2.0 PuLP==3.3.2 smart_open==7.7.1
+  snakemake-interface-common==1.23.0 ConfigArgParse==1.9.0 snakemake-interface-executor-plugins==9.4.0
+  snakemake-interface-logger-plugins==2.1.0 snakemake-interface-report-plugins==1.3.0 snakemake-interface-scheduler-plugins==2.0.2
+  snakemake-interface-storage-plugins==4.4.1 humanfriendly==10.0 sqlmodel==0.0.37 tenacity==9.2.1 throttler==1.2.3 wrapt==2.5.2
+  yte==1.9.4 GitPython==3.2.1 immutables==0.21 jsonschema==4.26.0 referencing==0.37.0 nbformat==5.11.1 platformdirs==4.14.9
+  psutil==7.2.2 tabulate==0.10.0 argparse-dataclass==2.0.0 attrs==26.1.0 fastjsonschema==2.22.3 gitdb==4.0.12
+  jsonschema-specifications==2025.9.1 jupyter_core==5.9.1 pydantic==2.14.4 pydantic_core==2.50.5 rpds-py==2026.9.1
+  SQLAlchemy==2.0.58 traitlets==5.16.1 annotated-types==0.8.0 greenlet==3.5.6 smmap==5.0.3 typing-inspection==0.4.5
+)
+ps_workflow_ok() {
+  "$PS_VENV/bin/python" - <<PY >/dev/null 2>&1
+import sys, importlib.metadata as md
+import snakemake.cli
+sys.exit(0 if md.version("snakemake") == "9.27.1" else 1)
+PY
+}
 ps_venv_ok() {
   "$PS_VENV/bin/python" - <<PY 2>/dev/null
 import sys, torch, numpy, scipy, sklearn, pyBigWig
@@ -83,6 +103,11 @@ else
     ps_log "installing the model packages of the bring-your-own-model tests into $PS_VENV (--no-deps)"
     "$PS_VENV/bin/pip" install -q --disable-pip-version-check --no-deps "${PS_MODEL_PACKAGES[@]}"
     ps_models_ok || { ps_log "installing the model packages in $PS_VENV failed"; exit 1; }
+  fi
+  if ! ps_workflow_ok; then
+    ps_log "installing Snakemake (examples/workflow test) into $PS_VENV (--no-deps)"
+    "$PS_VENV/bin/pip" install -q --disable-pip-version-check --no-deps "${PS_WORKFLOW_PACKAGES[@]}"
+    ps_workflow_ok || { ps_log "installing Snakemake in $PS_VENV failed"; exit 1; }
   fi
   LIBTORCH="$("$PS_VENV/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')"
   export LIBTORCH

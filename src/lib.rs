@@ -11,4 +11,5 @@ pub mod genome;
 pub mod jobs;
 pub mod logging;
 pub mod model;
+pub mod shard;
 pub mod tui;

@@ -1,13 +1,15 @@
 //! `peakscope eval`: metrics stratified by cell-type specificity, as JSON, a per-peak TSV
 //! and a table on stdout.
 use crate::config::ProjectConfig;
+use crate::eval::stream::EvalState;
+use crate::genome::peaks::Peak;
 use crate::genome::textio::{check_optional_outputs, write_atomic, Output};
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions, EvalOutcome};
 use crate::jobs::eval_input::check_limit;
 use crate::model::device::device_label;
+use crate::shard::ShardSpec;
 use anyhow::{bail, Result};
 use clap::Args;
-use sha2::Digest;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,6 +48,11 @@ pub struct EvalArgs {
     /// override [eval] seed
     #[arg(long)]
     pub seed: Option<u64>,
+    /// evaluate shard K of N (1-based, e.g. 3/8): every N-th peak of the seeded order,
+    /// starting at the K-th. -o then writes a shard file (co-moment accumulators and
+    /// per-peak rows) for `peakscope merge -o metrics.json SHARD…`
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<ShardSpec>,
 }
 
 fn num(x: f64) -> String {
@@ -56,8 +63,9 @@ fn num(x: f64) -> String {
     }
 }
 
-pub fn write_per_peak(path: &std::path::Path, out: &EvalOutcome) -> Result<()> {
-    let lay = &out.state.layout;
+/// The per-peak TSV of an evaluation's rows (`peaks`/`specificity` indexed by `row.peak`).
+pub fn write_per_peak(path: &std::path::Path, state: &EvalState, peaks: &[Peak], specificity: &[Option<u32>]) -> Result<()> {
+    let lay = &state.layout;
     write_atomic(path, |w| {
         write!(w, "chrom\tstart\tend\tname\tcluster\tspecificity")?;
         for t in &lay.tracks {
@@ -74,9 +82,9 @@ pub fn write_per_peak(path: &std::path::Path, out: &EvalOutcome) -> Result<()> {
             }
         }
         writeln!(w)?;
-        for r in &out.state.rows {
-            let p = &out.peaks[r.peak];
-            let spec = out.specificity[r.peak].map(|s| s.to_string()).unwrap_or_else(|| "NA".into());
+        for r in &state.rows {
+            let p = &peaks[r.peak];
+            let spec = specificity[r.peak].map(|s| s.to_string()).unwrap_or_else(|| "NA".into());
             write!(w, "{}\t{}\t{}\t{}\t{}\t{spec}", p.chrom, p.start, p.end, p.display_name(), p.label.as_deref().unwrap_or("NA"))?;
             for v in &r.measured {
                 write!(w, "\t{}", num(*v))?;
@@ -174,6 +182,9 @@ pub fn run(a: EvalArgs) -> Result<()> {
     if a.center_width == Some(0) {
         bail!("--center-width must be > 0 (bp centred on each peak whose signal is summed; the config's [eval] center_width is used when it is left out)");
     }
+    if a.shard.is_some() && a.output.is_none() {
+        bail!("--shard needs -o/--output: the shard file that `peakscope merge -o metrics.json SHARD…` combines");
+    }
     let mut cfg = ProjectConfig::load(&a.config)?;
     check_optional_outputs(
         [
@@ -201,6 +212,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         precision: a.run.precision()?,
         batch_size: a.run.batch_size,
         snapshot_every: None,
+        shard: a.shard,
     };
     let pb = indicatif::ProgressBar::new(0)
         .with_style(indicatif::ProgressStyle::with_template("eval {bar:30} {pos}/{len} peaks {per_sec} eta {eta} {msg}").unwrap());
@@ -246,8 +258,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
     let strata = out.state.layout.strata.names().to_vec();
     print!("{}", out.snapshot.table(&strata));
+    if cfg.variants.is_some() && a.shard.is_some() {
+        eprintln!("note: variant metrics are not computed in a shard run ([variants] is ignored with --shard): run `peakscope eval` without --shard, or `peakscope variants`, for them");
+    }
     let variants = match &cfg.variants {
-        Some(_) if !out.cancelled => {
+        Some(_) if !out.cancelled && a.shard.is_none() => {
             let pb = indicatif::ProgressBar::new_spinner()
                 .with_style(indicatif::ProgressStyle::with_template("variants {spinner} {pos} scored {per_sec} {elapsed}").unwrap());
             let v = crate::jobs::variants::run_variant_eval(&cfg, &opts, &cancel, Some(&out.snapshot), |n| pb.set_position(n as u64))?;
@@ -261,66 +276,40 @@ pub fn run(a: EvalArgs) -> Result<()> {
     // metrics.json first, then the per-peak table; a failure of one does not stop the other
     let mut failed: Vec<String> = Vec::new();
     if let Some(p) = &a.output {
-        let text = std::fs::read(&a.config).unwrap_or_default();
-        let hash = sha2::Sha256::digest(&text);
-        let run = serde_json::json!({
-            "config": a.config.display().to_string(),
-            "config_sha256": hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            "n_peaks": done,
-            "n_selected": out.state.total,
-            "complete": !out.cancelled && done == out.state.total,
-            "seconds": t.total_s,
-            "timing": t,
-            "windows": out.windows,
-            "device": device_label(device),
-            "precision": a.run.precision,
-            "center_width": cfg.eval.center_width,
-            "seed": cfg.eval.seed,
-            "chroms": a.chroms,
-            "limit": a.limit,
-            "strata": strata,
-            "tracks": out.state.layout.tracks,
-            "input": out.input,
-            "measured_nan": nan,
-            "metric_definitions": {
-                "pearson": "scipy.stats.pearsonr of log2(measured+1) vs log2(predicted+1); measured = bigWig sum over the central center_width bp, predicted = the model's height (transformed, summed over its bins: all, or those over the central center_width bp with bins = center, averaged over rc/shift views)",
-                "spearman": "scipy.stats.spearmanr of the same values",
-                "auroc": "sklearn roc_auc_score of predicted height for called:<track>",
-                "auprc": "sklearn average_precision_score of predicted height for called:<track>",
-                "overcorrelation": "per track pair, pearson(log2 pred_a+1, log2 pred_b+1) - pearson(log2 meas_a+1, log2 meas_b+1); summary = mean over pairs",
-                "median_cv": "median over (peak, track) of scipy.stats.variation of predictions across a replicate group's models",
-                "null": "undefined (n/a): fewer than 2 values, a constant side, or a single class",
-                "measured_nan": "per track: evaluated peaks without a measured value (their chromosome is not in the bigWig); they are left out of that track's metrics"
+        let run = run_json(&a, &cfg, &out, device, &nan, &strata)?;
+        let r = match a.shard {
+            Some(shard) => super::merge::write_eval_shard(p, shard, &a, &cfg, run, &out),
+            None => {
+                let mut doc = serde_json::json!({ "run": run, "metrics": out.snapshot });
+            if let Some(v) = &variants {
+                doc["variants"] = serde_json::json!({
+                    "source": v.source.display().to_string(),
+                    "min_depth": v.min_depth,
+                    "scoring": v.summary,
+                    "strata": v.strata,
+                    "metrics": v.report,
+                    "metric_definitions": {
+                        "allelic": "sites with ref_count + alt_count >= min_depth in the track; pearson: scipy.stats.pearsonr of predicted log2fc = log2((alt_pred+1)/(ref_pred+1)) vs measured log2((alt_count+0.5)/(ref_count+0.5)) over all n sites; auroc: sklearn roc_auc_score of predicted log2fc for alt_count > ref_count over the n_imbalanced sites with alt_count != ref_count; sign_accuracy: fraction of those whose predicted log2fc has the sign of alt_count - ref_count (0 is wrong)",
+                        "labelled": "variants with a label; auroc/auprc: sklearn roc_auc_score/average_precision_score of |sad| = |alt_pred - ref_pred| per track, and of the mean |sad| over the model's tracks (mean_abs_sad)",
+                        "summary": "per stratum: reference_pearson = the peak evaluation's mean Pearson over tracks; allelic_* = means over tracks; labelled_auroc = mean_abs_sad AUROC",
+                        "strata": "a variant in a peak belongs to the peak's strata (as reference accuracy); one in no peak to all and outside_peaks"
+                    }
+                });
             }
-        });
-        let mut doc = serde_json::json!({ "run": run, "metrics": out.snapshot });
-        if let Some(v) = &variants {
-            doc["variants"] = serde_json::json!({
-                "source": v.source.display().to_string(),
-                "min_depth": v.min_depth,
-                "scoring": v.summary,
-                "strata": v.strata,
-                "metrics": v.report,
-                "metric_definitions": {
-                    "allelic": "sites with ref_count + alt_count >= min_depth in the track; pearson: scipy.stats.pearsonr of predicted log2fc = log2((alt_pred+1)/(ref_pred+1)) vs measured log2((alt_count+0.5)/(ref_count+0.5)) over all n sites; auroc: sklearn roc_auc_score of predicted log2fc for alt_count > ref_count over the n_imbalanced sites with alt_count != ref_count; sign_accuracy: fraction of those whose predicted log2fc has the sign of alt_count - ref_count (0 is wrong)",
-                    "labelled": "variants with a label; auroc/auprc: sklearn roc_auc_score/average_precision_score of |sad| = |alt_pred - ref_pred| per track, and of the mean |sad| over the model's tracks (mean_abs_sad)",
-                    "summary": "per stratum: reference_pearson = the peak evaluation's mean Pearson over tracks; allelic_* = means over tracks; labelled_auroc = mean_abs_sad AUROC",
-                    "strata": "a variant in a peak belongs to the peak's strata (as reference accuracy); one in no peak to all and outside_peaks"
-                }
-            });
-        }
-        let r = write_atomic(p, |w| {
-            serde_json::to_writer_pretty(&mut *w, &doc)?;
-            writeln!(w)?;
-            Ok(())
-        });
+                write_atomic(p, |w| {
+                    serde_json::to_writer_pretty(&mut *w, &doc)?;
+                    writeln!(w)?;
+                    Ok(())
+                })
+            }
+        };
         match r {
             Ok(()) => eprintln!("wrote {}", p.display()),
             Err(e) => failed.push(format!("{e:#}")),
         }
     }
     if let Some(p) = &a.per_peak {
-        match write_per_peak(p, &out) {
+        match write_per_peak(p, &out.state, &out.peaks, &out.specificity) {
             Ok(()) => eprintln!("wrote {}", p.display()),
             Err(e) => failed.push(format!("{e:#}")),
         }
@@ -344,8 +333,53 @@ pub fn run(a: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The `run` section of metrics.json.
+fn run_json(
+    a: &EvalArgs,
+    cfg: &ProjectConfig,
+    out: &EvalOutcome,
+    device: tch::Device,
+    nan: &std::collections::BTreeMap<String, usize>,
+    strata: &[String],
+) -> Result<serde_json::Value> {
+    let done = out.state.rows.len();
+    let t = out.timing;
+    Ok(serde_json::json!({
+        "config": a.config.display().to_string(),
+        "config_sha256": crate::shard::file_sha256(&a.config)?,
+        "n_peaks": done,
+        "n_selected": out.selected,
+        "complete": !out.cancelled && done == out.state.total,
+        "seconds": t.total_s,
+        "timing": t,
+        "windows": out.windows,
+        "device": device_label(device),
+        "precision": a.run.precision,
+        "center_width": cfg.eval.center_width,
+        "seed": cfg.eval.seed,
+        "chroms": a.chroms,
+        "limit": a.limit,
+        "strata": strata,
+        "tracks": out.state.layout.tracks,
+        "input": out.input,
+        "measured_nan": nan,
+        "metric_definitions": METRIC_DEFINITIONS.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+    }))
+}
+
+pub(crate) const METRIC_DEFINITIONS: [(&str, &str); 8] = [
+    ("pearson", "scipy.stats.pearsonr of log2(measured+1) vs log2(predicted+1); measured = bigWig sum over the central center_width bp, predicted = the model's height (transformed, summed over its bins: all, or those over the central center_width bp with bins = center, averaged over rc/shift views)"),
+    ("spearman", "scipy.stats.spearmanr of the same values"),
+    ("auroc", "sklearn roc_auc_score of predicted height for called:<track>"),
+    ("auprc", "sklearn average_precision_score of predicted height for called:<track>"),
+    ("overcorrelation", "per track pair, pearson(log2 pred_a+1, log2 pred_b+1) - pearson(log2 meas_a+1, log2 meas_b+1); summary = mean over pairs"),
+    ("median_cv", "median over (peak, track) of scipy.stats.variation of predictions across a replicate group's models"),
+    ("null", "undefined (n/a): fewer than 2 values, a constant side, or a single class"),
+    ("measured_nan", "per track: evaluated peaks without a measured value (their chromosome is not in the bigWig); they are left out of that track's metrics"),
+];
+
 /// Per track, the evaluated peaks without a measured value, warned about on stderr.
-fn report_missing_measurements(out: &EvalOutcome) -> std::collections::BTreeMap<String, usize> {
+pub(crate) fn report_missing_measurements(out: &EvalOutcome) -> std::collections::BTreeMap<String, usize> {
     let rows = &out.state.rows;
     let mut nan = std::collections::BTreeMap::new();
     for (t, name) in out.state.layout.tracks.iter().enumerate() {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 pub mod bench;
 pub mod doctor;
 pub mod eval_cmd;
+pub mod ism_bed;
+pub mod merge;
 pub mod model_cmds;
 pub mod summarize;
 pub mod variants_cmd;
@@ -95,6 +97,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Combine the outputs of `--shard K/N` runs (eval, predict --bed, ism --bed) into what
+    /// one run writes; refuses missing, duplicated, truncated or foreign shards
+    Merge(merge::MergeArgs),
     /// Build a .fai index (and .gzi for bgzip) for a FASTA file
     Faidx { fasta: PathBuf },
 }
@@ -152,6 +157,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Summarize(a) => summarize::run(a),
         Command::BenchIsm(a) => bench::run(a),
         Command::Eval(a) => eval_cmd::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Predict(a) => model_cmds::predict(a),
         Command::Variants(a) => variants_cmd::run(a),
         Command::Ism(a) => model_cmds::ism(a),

@@ -12,6 +12,7 @@ use crate::model::engine::{ModelSpec, Precision};
 use crate::model::ism::{attributions, IsmPlan};
 use crate::model::predict::windows_for_context;
 use crate::model::service::{fetch_windows, locus_track, plan_heights};
+use crate::shard::ShardSpec;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -295,6 +296,10 @@ pub struct PredictArgs {
     /// output TSV (atomic); stdout when absent
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// with --bed: only shard K of N of the region records, dealt round-robin in blocks of
+    /// the model's batch size; -o writes a shard for `peakscope merge`
+    #[arg(long, value_name = "K/N", requires = "bed")]
+    pub shard: Option<ShardSpec>,
 }
 
 fn fmt(x: f32) -> String {
@@ -321,7 +326,15 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         device_label(worker.device)
     );
     if let Some(bed) = &a.bed {
-        let peaks = read_regions(bed, &PeakReadOptions::default())?;
+        if a.shard.is_some() && a.output.is_none() {
+            bail!("--shard needs -o/--output: the shard file that `peakscope merge` combines");
+        }
+        let all = read_regions(bed, &PeakReadOptions::default())?;
+        let shard = a.shard.unwrap_or(ShardSpec::WHOLE);
+        // whole model batches go to a shard, so its forward passes are the single run's
+        let block = info.spec.batch_size;
+        let records: Vec<usize> = shard.indices_blocked(all.len(), block).collect();
+        let peaks: Vec<_> = records.iter().map(|&i| all[i].clone()).collect();
         let loci: Vec<Locus> = peaks.iter().map(|p| Locus::new(p.chrom.clone(), p.start, p.end)).collect();
         let plan = plan_heights(&g, &loci, r.center_width)?;
         // N content is judged on each region's own centred window (the windows themselves,
@@ -341,18 +354,26 @@ pub fn predict(a: PredictArgs) -> Result<()> {
         if out.non_finite > 0 {
             eprintln!("warning: {} predicted value(s) were NaN or infinite", out.non_finite);
         }
+        let mut columns = "chrom\tstart\tend\tname".to_string();
+        for t in &info.target_names {
+            columns.push_str(&format!("\t{t}"));
+        }
+        let rows: Vec<String> = peaks
+            .iter()
+            .zip(&out.values)
+            .map(|(p, v)| format!("{}\t{}\t{}\t{}", p.chrom, p.start, p.end, p.display_name()) + &v.iter().map(|x| format!("\t{x}")).collect::<String>())
+            .collect();
+        if let Some(s) = a.shard {
+            let mut header = predict_shard_header(&a, s, all.len(), bed, &info, r.center_width)?;
+            header.block = block;
+            header.items = records.len();
+            let rows: Vec<String> = records.iter().zip(rows).map(|(i, r)| format!("{i}\t{r}")).collect();
+            return emit(a.output.as_deref(), |w| crate::shard::write_record_shard(w, &header, &columns, &rows));
+        }
         return emit(a.output.as_deref(), |w| {
-            write!(w, "chrom\tstart\tend\tname")?;
-            for t in &info.target_names {
-                write!(w, "\t{t}")?;
-            }
-            writeln!(w)?;
-            for (p, v) in peaks.iter().zip(&out.values) {
-                write!(w, "{}\t{}\t{}\t{}", p.chrom, p.start, p.end, p.display_name())?;
-                for x in v {
-                    write!(w, "\t{x}")?;
-                }
-                writeln!(w)?;
+            writeln!(w, "{columns}")?;
+            for r in &rows {
+                writeln!(w, "{r}")?;
             }
             Ok(())
         });
@@ -389,7 +410,37 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     })
 }
 
-fn sanitize(s: &str) -> String {
+/// The identity of a `predict --bed --shard` run: config, model file, regions, settings.
+fn predict_shard_header(
+    a: &PredictArgs,
+    s: ShardSpec,
+    total: usize,
+    bed: &Path,
+    info: &crate::jobs::ModelInfo,
+    center_width: u64,
+) -> Result<crate::shard::ShardHeader> {
+    let mut header = crate::shard::ShardHeader::new("predict", s, total);
+    let cfg = match &a.model.config {
+        Some(c) => {
+            header = header.with_config(c)?;
+            Some(ProjectConfig::load(c)?)
+        }
+        None => None,
+    };
+    header.models = vec![match cfg.as_ref().and_then(|c| c.model(&a.model.model).ok()) {
+        Some(m) => super::merge::model_identity(m)?,
+        None => crate::shard::ModelIdentity {
+            name: info.spec.name.clone(),
+            path: info.spec.path.display().to_string(),
+            sha256: crate::shard::file_sha256(&info.spec.path)?,
+        },
+    }];
+    header.input = Some((bed.display().to_string(), crate::shard::file_sha256(bed)?));
+    header.params = serde_json::json!({ "targets": info.target_names, "center_width": center_width, "max_n": a.max_n, "precision": a.model.run.precision });
+    Ok(header)
+}
+
+pub(crate) fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
@@ -406,8 +457,20 @@ pub struct IsmArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// region to mutate (chr:start-end, 1-based inclusive), inside the model window
+    #[arg(long, required_unless_present = "bed", conflicts_with = "bed")]
+    pub region: Option<String>,
+    /// many regions (BED3+/narrowPeak/bigBed): each mutated in a window centred on it;
+    /// rows gain region and chrom columns
     #[arg(long)]
-    pub region: String,
+    pub bed: Option<PathBuf>,
+    /// with --bed: one bigWig of attributions per model output into this folder
+    /// (`<model>.<output>.attr.bw`; viewable in IGV, loadable as a [[tracks]] bigwig)
+    #[arg(long, requires = "bed")]
+    pub bigwig_out: Option<PathBuf>,
+    /// with --bed: only shard K of N of the region records (record i when i % N == K-1);
+    /// -o writes a shard for `peakscope merge`
+    #[arg(long, value_name = "K/N", requires = "bed")]
+    pub shard: Option<ShardSpec>,
     #[arg(long, value_enum, default_value = "deltas")]
     pub format: IsmFormat,
     /// output TSV (atomic); stdout when absent
@@ -421,12 +484,16 @@ pub struct IsmArgs {
 }
 
 pub fn ism(a: IsmArgs) -> Result<()> {
-    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref())], &[])?;
-    parse_locus(&a.region)?; // syntax errors before any file is opened
     crate::model::fast_ism::set_default_path(crate::model::fast_ism::IsmPath::parse(&a.ism_path)?);
+    if let Some(bed) = a.bed.clone() {
+        return super::ism_bed::run(a, &bed);
+    }
+    let region_text = a.region.clone().unwrap_or_default();
+    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref())], &[])?;
+    parse_locus(&region_text)?; // syntax errors before any file is opened
     let r = a.model.resolve()?;
     let fasta = Fasta::open(&r.fasta)?;
-    let region = resolve_locus(&fasta, &a.region)?;
+    let region = resolve_locus(&fasta, &region_text)?;
     let mut plan = IsmPlan::new(&fasta, &region, r.spec.context_length())?;
     if r.spec.height.bins == BinSelect::Center {
         plan = plan.with_center_width(r.center_width);

@@ -6,7 +6,7 @@
 pub const DEFAULT_SPECIFICITY_EDGES: [u32; 4] = [1, 2, 4, 7];
 
 /// The named strata of one evaluation and how peaks map onto them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Strata {
     names: Vec<String>,
     labels: Vec<String>,

@@ -7,7 +7,7 @@ use super::strata::Strata;
 use std::collections::BTreeMap;
 
 /// Running Pearson correlation via Welford co-moments (numerically stable, mergeable).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PearsonAcc {
     n: u64,
     mx: f64,
@@ -35,6 +35,28 @@ impl PearsonAcc {
         self.n
     }
 
+    /// Fold in another accumulator's points (Chan, Golub & LeVeque's pairwise update): the
+    /// result is the accumulator of both point sets, up to rounding.
+    pub fn merge(&mut self, o: &PearsonAcc) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *o;
+            return;
+        }
+        let (na, nb) = (self.n as f64, o.n as f64);
+        let n = na + nb;
+        let (dx, dy) = (o.mx - self.mx, o.my - self.my);
+        let w = na * nb / n;
+        self.mx += dx * nb / n;
+        self.my += dy * nb / n;
+        self.m2x += o.m2x + dx * dx * w;
+        self.m2y += o.m2y + dy * dy * w;
+        self.cxy += o.cxy + dx * dy * w;
+        self.n += o.n;
+    }
+
     /// NaN when n < 2 or a side is constant (as scipy.stats.pearsonr).
     pub fn r(&self) -> f64 {
         if self.n < 2 || self.m2x == 0.0 || self.m2y == 0.0 {
@@ -49,7 +71,7 @@ impl PearsonAcc {
 }
 
 /// What is being evaluated: tracks, models, their output → track mapping and replicates.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalLayout {
     pub tracks: Vec<String>,
     /// per model: name, replicate group, and for each output the track it predicts
@@ -59,7 +81,7 @@ pub struct EvalLayout {
     pub has_calls: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelLayout {
     pub name: String,
     pub group: Option<String>,
@@ -91,6 +113,15 @@ pub struct PeakRow {
     pub predicted: Vec<Vec<f64>>,
     /// per track: does its own peak call overlap this peak
     pub called: Vec<bool>,
+}
+
+/// The co-moment accumulators of an evaluation, the part of its state that shards add up.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Accumulators {
+    /// [model][output][stratum]
+    pub pearson: Vec<Vec<Vec<PearsonAcc>>>,
+    /// [model][stratum][pair]: (predicted, measured)
+    pub pairs: Vec<Vec<Vec<(PearsonAcc, PearsonAcc)>>>,
 }
 
 /// All accumulated state of a running evaluation.
@@ -129,6 +160,77 @@ impl EvalState {
         EvalState { layout, rows: Vec::new(), pearson, pairs, pair_acc, cvs, groups, total }
     }
 
+    /// The co-moment state (what a shard writes for `peakscope merge`).
+    pub fn accumulators(&self) -> Accumulators {
+        Accumulators { pearson: self.pearson.clone(), pairs: self.pair_acc.clone() }
+    }
+
+    /// The state of one run assembled from its shards: their accumulators merged in the
+    /// order given, and all rows (in the single run's order) for the metrics that need
+    /// ranks, medians or per-peak values. Checks that the accumulators match the layout and
+    /// count exactly the finite rows of every stratum.
+    pub fn from_shards(layout: EvalLayout, total: usize, shards: &[Accumulators], rows: Vec<PeakRow>) -> Result<Self, String> {
+        let mut st = EvalState::new(layout, total);
+        let shape = |a: &Accumulators| {
+            (
+                a.pearson.iter().map(|m| m.iter().map(|o| o.len()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                a.pairs.iter().map(|m| m.iter().map(|s| s.len()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            )
+        };
+        let want = shape(&st.accumulators());
+        for (i, a) in shards.iter().enumerate() {
+            if shape(a) != want {
+                return Err(format!("the accumulators of shard {} do not fit the models × outputs × strata of the evaluation", i + 1));
+            }
+            for (mi, m) in a.pearson.iter().enumerate() {
+                for (o, per) in m.iter().enumerate() {
+                    for (s, acc) in per.iter().enumerate() {
+                        st.pearson[mi][o][s].merge(acc);
+                    }
+                }
+            }
+            for (mi, m) in a.pairs.iter().enumerate() {
+                for (s, per) in m.iter().enumerate() {
+                    for (pi, (p, q)) in per.iter().enumerate() {
+                        st.pair_acc[mi][s][pi].0.merge(p);
+                        st.pair_acc[mi][s][pi].1.merge(q);
+                    }
+                }
+            }
+        }
+        // what the merged moments must count: the finite (measured, predicted) pairs per stratum
+        let mut counts: Vec<Vec<Vec<u64>>> = st.pearson.iter().map(|m| m.iter().map(|o| vec![0u64; o.len()]).collect()).collect();
+        for row in rows {
+            for (mi, m) in st.layout.models.iter().enumerate() {
+                for (o, t) in m.outputs.iter().enumerate() {
+                    let Some(t) = *t else { continue };
+                    if log2p1(row.measured[t]).is_finite() && log2p1(row.predicted[mi][o]).is_finite() {
+                        for &s in &row.strata {
+                            counts[mi][o][s] += 1;
+                        }
+                    }
+                }
+            }
+            st.push_rows_only(row);
+        }
+        for (mi, m) in counts.iter().enumerate() {
+            for (o, per) in m.iter().enumerate() {
+                for (s, &n) in per.iter().enumerate() {
+                    if st.pearson[mi][o][s].n() != n {
+                        return Err(format!(
+                            "model {} output {} stratum {}: the shards' accumulators count {} peaks but their rows hold {n}",
+                            st.layout.models[mi].name,
+                            st.layout.models[mi].output_names[o],
+                            st.layout.strata.names()[s],
+                            st.pearson[mi][o][s].n()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(st)
+    }
+
     /// Add one peak: O(models × outputs² × strata) accumulator updates.
     pub fn push(&mut self, row: PeakRow) {
         for (mi, m) in self.layout.models.iter().enumerate() {
@@ -157,6 +259,11 @@ impl EvalState {
                 }
             }
         }
+        self.push_rows_only(row);
+    }
+
+    /// The per-peak part of [`push`](Self::push): the row and its replicate CVs.
+    fn push_rows_only(&mut self, row: PeakRow) {
         // replicate spread: CV across the group's models of the prediction for each track
         for (g, members) in &self.groups {
             if members.len() < 2 {
@@ -321,6 +428,38 @@ mod tests {
         assert!(c.r().is_nan());
         c.push(1.0, 3.0);
         assert!(c.r().is_nan(), "constant x");
+    }
+
+    #[test]
+    fn merged_accumulators_equal_one_pass() {
+        let mut s = 99u64;
+        let pts: Vec<(f64, f64)> = (0..500)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let a = (s >> 33) as f64 / 2f64.powi(31) * 10.0 + 3.0;
+                (a, a * 0.7 + ((s >> 17) & 0xff) as f64 / 64.0 + i as f64 * 1e-3)
+            })
+            .collect();
+        let mut whole = PearsonAcc::default();
+        pts.iter().for_each(|&(x, y)| whole.push(x, y));
+        for parts in [1usize, 2, 3, 7, 499] {
+            let mut accs = vec![PearsonAcc::default(); parts];
+            for (i, &(x, y)) in pts.iter().enumerate() {
+                accs[i % parts].push(x, y);
+            }
+            let mut m = PearsonAcc::default();
+            accs.iter().for_each(|a| m.merge(a));
+            assert_eq!(m.n(), whole.n());
+            assert!((m.r() - whole.r()).abs() < 1e-13, "{parts}: {} vs {}", m.r(), whole.r());
+            let (x, y): (Vec<f64>, Vec<f64>) = pts.iter().copied().unzip();
+            assert!((m.r() - pearson(&x, &y)).abs() < 1e-12);
+        }
+        // empty sides
+        let mut e = PearsonAcc::default();
+        e.merge(&PearsonAcc::default());
+        assert_eq!(e.n(), 0);
+        e.merge(&whole);
+        assert_eq!(e, whole);
     }
 
     fn layout() -> EvalLayout {

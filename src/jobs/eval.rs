@@ -12,6 +12,7 @@ use crate::jobs::eval_input::{check_limit, check_tracks, mostly_n, select_peaks,
 use crate::jobs::ModelWorker;
 use crate::model::engine::{ModelSpec, Precision};
 use crate::model::service::{plan_heights, HeightPlan, Query};
+use crate::shard::ShardSpec;
 use anyhow::{anyhow, bail, Result};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +33,9 @@ pub struct EvalOptions {
     pub batch_size: Option<usize>,
     /// emit a cheap snapshot at most this often (None: only the final one)
     pub snapshot_every: Option<Duration>,
+    /// evaluate only this shard of the selected peaks (see `crate::shard`: every N-th block
+    /// of `[eval] batch_peaks` peaks of the seeded order, after `chroms` and `limit`)
+    pub shard: Option<ShardSpec>,
 }
 
 pub enum EvalEvent {
@@ -76,6 +80,11 @@ pub struct EvalOutcome {
     pub state: EvalState,
     /// the evaluated peaks, in evaluation order (rows of `state` refer to them by index)
     pub peaks: Vec<Peak>,
+    /// per evaluated peak: its 0-based position in the seeded order of the whole run (equal
+    /// to its index unless the run is a shard)
+    pub positions: Vec<usize>,
+    /// peaks the whole run selects (`state.total` is this shard's share)
+    pub selected: usize,
     pub specificity: Vec<Option<u32>>,
     pub snapshot: Snapshot,
     pub timing: Timing,
@@ -120,6 +129,11 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     if let Some(n) = opts.limit {
         order.truncate(n);
     }
+    let selected = order.len();
+    let shard = opts.shard.unwrap_or(ShardSpec::WHOLE);
+    // whole eval batches go to a shard, so its model batches are the single run's
+    let positions: Vec<usize> = shard.indices_blocked(selected, cfg.eval.batch_peaks).collect();
+    let order: Vec<usize> = positions.iter().map(|&p| order[p]).collect();
     let labels: Vec<String> = set.label_counts().into_iter().map(|(l, _)| l).collect();
     let strata = Strata::new(&labels, &pcfg.ubiquitous, &cfg.eval.specificity_bins, has_calls);
 
@@ -241,7 +255,9 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     timing.metrics_s += t.elapsed().as_secs_f64();
     timing.total_s = t_start.elapsed().as_secs_f64();
     let windows = runs.into_iter().map(|r| r.stats).collect();
-    Ok(EvalOutcome { windows, state, peaks: peaks_out, specificity: spec_out, snapshot, timing, cancelled, input })
+    let mut positions = positions;
+    positions.truncate(peaks_out.len());
+    Ok(EvalOutcome { windows, state, peaks: peaks_out, positions, selected, specificity: spec_out, snapshot, timing, cancelled, input })
 }
 
 /// One model's planned windows and the heights computed ahead for peaks of later batches.

@@ -55,6 +55,7 @@ impl Task<(), MetricsEvent> for EvalTask {
             precision: crate::model::engine::Precision::F32,
             batch_size: None,
             snapshot_every: Some(Duration::from_millis(250)),
+            shard: None,
         };
         // batches of at most 64 peaks, so that stop and quit take effect within one batch
         // (the metrics do not depend on the batching)
