@@ -482,3 +482,64 @@ fn fuzz_fasta_index_checks() {
     });
     eprintln!("fuzz FASTA + .fai consistency: {} opened (the rest refused)", opened.load(Ordering::Relaxed));
 }
+
+/// A VCF record line: chromosome, position, id, REF, ALT (sometimes multi-allelic or
+/// symbolic), QUAL, FILTER, INFO with a label, FORMAT with AD for two samples — each field
+/// sometimes replaced by junk.
+fn vcf_line() -> impl Strategy<Value = String> {
+    let allele = prop_oneof!["[ACGTN]{1,4}", Just("<DEL>".to_string()), Just("*".to_string()), Just(".".to_string()), ".{0,3}"];
+    let alts = prop::collection::vec(allele.clone(), 1..4).prop_map(|v| v.join(","));
+    let ad = prop_oneof!["[0-9]{1,3},[0-9]{1,3}", Just(".".to_string()), ".{0,4}"];
+    (chrom(), number(), allele, alts, "(PIP=[0-9.]{1,4})?", ad.clone(), ad).prop_map(|(c, p, r, a, info, ad1, ad2)| {
+        let info = if info.is_empty() { ".".to_string() } else { info };
+        format!("{c}\t{p}\t.\t{r}\t{a}\t50\tPASS\t{info}\tGT:AD\t0/1:{ad1}\t0/1:{ad2}")
+    })
+}
+
+/// An allelic-table line: `chrom pos ref alt`, counts for two tracks and a PIP label.
+fn allelic_line() -> impl Strategy<Value = String> {
+    (
+        chrom(),
+        number(),
+        "[ACGTN]{1,2}",
+        "[ACGTN]{1,2}",
+        prop::collection::vec(prop_oneof!["[0-9]{1,3}", ".{0,3}"], 4),
+        prop_oneof!["[0-9.]{1,4}", Just("NA".to_string())],
+    )
+        .prop_map(|(c, p, r, a, n, pip)| format!("{c}\t{p}\t{r}\t{a}\t{}\t{pip}", n.join("\t")))
+}
+
+#[test]
+fn fuzz_variant_readers() {
+    use peakscope::genome::variants::{VariantOptions, VariantReader};
+    let dir = tempfile::tempdir().unwrap();
+    let fa = dir.path().join("g.fa");
+    std::fs::write(&fa, format!(">chr1\n{}\n>chr2\n{}\n", "ACGT".repeat(50), "TTGCA".repeat(20))).unwrap();
+    build_index(&fa).unwrap();
+    let fasta = Fasta::open(&fa).unwrap();
+    let opts = || VariantOptions {
+        tracks: vec!["A".into(), "B".into()],
+        label: Some("PIP".into()),
+        positive_min: Some(0.9),
+        negative_max: Some(0.01),
+        ..VariantOptions::default()
+    };
+    // every record read (or a clean error naming the file); nothing read past a bad line
+    let read = |p: &Path| -> anyhow::Result<(usize, usize)> {
+        let mut r = VariantReader::open(p, &fasta, opts())?;
+        let mut n = 0;
+        while let Some(v) = r.next_variant()? {
+            assert!(!v.ref_allele.is_empty() && !v.alt.is_empty() && v.ref_allele != v.alt, "a variant without two alleles: {v:?}");
+            n += 1;
+        }
+        let s = &r.skipped;
+        Ok((n, s.ref_mismatch + s.unknown_chrom + s.off_chrom + s.unsupported))
+    };
+    let header = "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n##contig=<ID=chr2,length=100>\n##INFO=<ID=PIP,Number=1,Type=Float,Description=\"p\">\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"g\">\n##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"a\">\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\n";
+    let vcf = near_valid_lines(vcf_line()).prop_map(move |body| [header.as_bytes(), &body].concat());
+    fuzz_file("VCF: near-valid records", cases(400), vcf, Gz::Same, read);
+    let table = near_valid_lines(allelic_line())
+        .prop_map(|body| [b"chrom\tpos\tref\talt\tA:ref_count\tA:alt_count\tB:ref_count\tB:alt_count\tPIP\n".as_slice(), &body].concat());
+    fuzz_file("allelic table: near-valid lines", cases(400), table, Gz::Same, read);
+    fuzz_file("variants: arbitrary bytes", cases(400), any_bytes(), Gz::Same, read);
+}

@@ -281,21 +281,21 @@ pub fn run(a: EvalArgs) -> Result<()> {
             Some(shard) => super::merge::write_eval_shard(p, shard, &a, &cfg, run, &out),
             None => {
                 let mut doc = serde_json::json!({ "run": run, "metrics": out.snapshot });
-            if let Some(v) = &variants {
-                doc["variants"] = serde_json::json!({
-                    "source": v.source.display().to_string(),
-                    "min_depth": v.min_depth,
-                    "scoring": v.summary,
-                    "strata": v.strata,
-                    "metrics": v.report,
-                    "metric_definitions": {
-                        "allelic": "sites with ref_count + alt_count >= min_depth in the track; pearson: scipy.stats.pearsonr of predicted log2fc = log2((alt_pred+1)/(ref_pred+1)) vs measured log2((alt_count+0.5)/(ref_count+0.5)) over all n sites; auroc: sklearn roc_auc_score of predicted log2fc for alt_count > ref_count over the n_imbalanced sites with alt_count != ref_count; sign_accuracy: fraction of those whose predicted log2fc has the sign of alt_count - ref_count (0 is wrong)",
-                        "labelled": "variants with a label; auroc/auprc: sklearn roc_auc_score/average_precision_score of |sad| = |alt_pred - ref_pred| per track, and of the mean |sad| over the model's tracks (mean_abs_sad)",
-                        "summary": "per stratum: reference_pearson = the peak evaluation's mean Pearson over tracks; allelic_* = means over tracks; labelled_auroc = mean_abs_sad AUROC",
-                        "strata": "a variant in a peak belongs to the peak's strata (as reference accuracy); one in no peak to all and outside_peaks"
-                    }
-                });
-            }
+                if let Some(v) = &variants {
+                    doc["variants"] = serde_json::json!({
+                        "source": v.source.display().to_string(),
+                        "min_depth": v.min_depth,
+                        "scoring": v.summary,
+                        "strata": v.strata,
+                        "metrics": v.report,
+                        "metric_definitions": {
+                            "allelic": "sites with ref_count + alt_count >= min_depth in the track; pearson: scipy.stats.pearsonr of predicted log2fc = log2((alt_pred+1)/(ref_pred+1)) vs measured log2((alt_count+0.5)/(ref_count+0.5)) over all n sites; auroc: sklearn roc_auc_score of predicted log2fc for alt_count > ref_count over the n_imbalanced sites with alt_count != ref_count; sign_accuracy: fraction of those whose predicted log2fc has the sign of alt_count - ref_count (0 is wrong)",
+                            "labelled": "variants with a label; auroc/auprc: sklearn roc_auc_score/average_precision_score of |sad| = |alt_pred - ref_pred| per track, and of the mean |sad| over the model's tracks (mean_abs_sad)",
+                            "summary": "per stratum: reference_pearson = the peak evaluation's mean Pearson over tracks; allelic_* = means over tracks; labelled_auroc = mean_abs_sad AUROC",
+                            "strata": "a variant in a peak belongs to the peak's strata (as reference accuracy); one in no peak to all and outside_peaks"
+                        }
+                    });
+                }
                 write_atomic(p, |w| {
                     serde_json::to_writer_pretty(&mut *w, &doc)?;
                     writeln!(w)?;

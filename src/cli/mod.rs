@@ -11,8 +11,8 @@ pub mod ism_bed;
 pub mod merge;
 pub mod model_cmds;
 pub mod summarize;
-pub mod variants_cmd;
 pub mod tf_activity;
+pub mod variants_cmd;
 
 #[derive(Parser, Debug)]
 #[command(name = "peakscope", version, about = "Terminal genome explorer for sequence-to-function models", long_about = None, args_conflicts_with_subcommands = true)]

@@ -11,8 +11,8 @@ pub mod inspect;
 pub mod ism;
 pub mod predict;
 pub mod service;
-pub mod variant_effect;
 pub mod tf_activity;
+pub mod variant_effect;
 pub mod zoo;
 
 use crate::config::ModelConfig;
