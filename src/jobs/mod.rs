@@ -4,6 +4,7 @@
 //! environments the terminal UI's tasks run in.
 pub mod eval;
 pub mod model_worker;
+pub mod remote;
 pub mod view;
 pub mod worker;
 

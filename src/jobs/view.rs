@@ -26,6 +26,16 @@ pub struct Reader {
 impl Reader {
     /// Open every bigWig; the errors (one per file that failed) come back for the caller to
     /// show, and that track stays empty.
+    /// [`Reader::open`] with `budget` bytes for the tile caches of all files together.
+    pub fn open_with_budget(paths: &[PathBuf], budget: usize) -> (Reader, Vec<String>) {
+        let (mut r, errors) = Self::open(paths);
+        let each = budget / paths.len().max(1);
+        for bw in r.bigwigs.iter_mut().flatten() {
+            bw.set_cache_budget(each);
+        }
+        (r, errors)
+    }
+
     pub fn open(paths: &[PathBuf]) -> (Reader, Vec<String>) {
         let mut errors = Vec::new();
         let bigwigs = paths

@@ -106,6 +106,10 @@ commands! {
         ListScope = "list_scope", keys ["f"], once, "peak list: peaks in view / in the selected peak's cluster";
         ToggleTrack = "toggle_track", keys ["x"], once, "hide / show the focused cell type (c picks it)";
         CompareModel = "compare_model", keys ["M"], once, "compare: show a second model's predictions (cycles; off after the last)";
+        PredictRest = "predict_rest", keys ["P"], once, "peak list: predict every listed peak without a prediction (P again stops)";
+        ScrollTracksDown = "scroll_tracks_down", keys ["J", "ctrl+d"], counted, "tracks: scroll down a row (count: rows)";
+        ScrollTracksUp = "scroll_tracks_up", keys ["K", "ctrl+u"], counted, "tracks: scroll up a row";
+        ToggleGroup = "toggle_group", keys ["G"], once, "tracks: collapse / expand the focused cell type's group ([[tracks]] group)";
     }
 }
 
