@@ -137,17 +137,26 @@ fn default_batch_peaks() -> usize {
     256
 }
 
-/// How a model's output tensor is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputLayout {
-    /// (N, T): one value per target (e.g. peak height)
-    #[default]
-    Scalar,
-    /// (N, B, T): B bins along the sequence, then targets (Enformer-style)
-    BinsTargets,
-    /// (N, T, B): targets, then bins (ChromBPNet/Basenji-style profile heads)
-    TargetsBins,
+/// How a model's output tensor is laid out (the legacy `output` key; `[models.height]`
+/// `layout` is the same type).
+pub use crate::model::desc::Layout as OutputLayout;
+use crate::model::desc::{Dim, HeadSpec, InputKind, ProfileSpec};
+
+/// A `[models.tracks]` value: one output index or several (averaged).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<usize> {
+        match self {
+            OneOrMany::One(i) => vec![*i],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -155,18 +164,39 @@ pub enum OutputLayout {
 pub struct ModelConfig {
     pub name: String,
     /// TorchScript file (torch.jit.trace / torch.jit.script)
+    #[serde(default)]
     pub path: PathBuf,
-    /// output index -> track name; outputs beyond this list are named t<i>
+    /// a model set: one TorchScript file per target (e.g. per-cell-type ChromBPNet models),
+    /// run as one model; `targets` names them in the same order
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+    /// output index -> name (a track name to compare with that track)
     #[serde(default)]
     pub targets: Vec<String>,
+    /// a Basenji/Enformer targets_*.txt naming the outputs (index, identifier, description)
+    pub targets_file: Option<PathBuf>,
+    /// track name -> output index or indices (several are averaged)
+    #[serde(default)]
+    pub tracks: std::collections::BTreeMap<String, OneOrMany>,
     /// input sequence length in bp
     pub input_length: u32,
+    /// input encoding: onehot (N,4,L) | onehot-nlc (N,L,4) | tokens (N,L int64)
+    #[serde(default)]
+    pub input: InputKind,
+    /// further inputs the model's forward takes, filled with zeros: each a shape without the
+    /// batch dimension, "L" = the input length (BPNet control tracks: [[2, "L"]])
+    #[serde(default)]
+    pub extra_inputs: Vec<Vec<Dim>>,
     /// models sharing a group are replicates (e.g. different seeds)
     pub replicate_group: Option<String>,
-    #[serde(default)]
-    pub output: OutputLayout,
-    /// bp per output bin for binned layouts
+    /// legacy: layout of a bare tensor output (`[models.height]` layout replaces it)
+    pub output: Option<OutputLayout>,
+    /// legacy: bp per output bin (`[models.height]` bin_size replaces it)
     pub bin_size: Option<u32>,
+    /// the head used for peak-level work (eval, ISM, variants); omitted = the bare tensor
+    pub height: Option<HeadSpec>,
+    /// optional head drawn as a track along the view
+    pub profile: Option<ProfileSpec>,
     /// average with the reverse complement at prediction time
     #[serde(default)]
     pub rc: bool,
@@ -181,6 +211,83 @@ impl ModelConfig {
     pub fn target_name(&self, i: usize) -> String {
         self.targets.get(i).cloned().unwrap_or_else(|| format!("t{i}"))
     }
+
+    /// The model's files: `path`, or every file of a model set.
+    pub fn files(&self) -> Vec<PathBuf> {
+        if self.paths.is_empty() {
+            vec![self.path.clone()]
+        } else {
+            self.paths.clone()
+        }
+    }
+
+    /// The height head: `[models.height]`, or the legacy `output`/`bin_size` keys.
+    pub fn height_spec(&self) -> HeadSpec {
+        match &self.height {
+            Some(h) => h.clone(),
+            None => HeadSpec { layout: self.output.unwrap_or_default(), bin_size: self.bin_size, ..Default::default() },
+        }
+    }
+
+    /// `[models.tracks]` as (track, output indices).
+    pub fn track_map(&self) -> Vec<(String, Vec<usize>)> {
+        self.tracks.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect()
+    }
+
+    /// Names this model reports that are not tracks of the project (its predictions for
+    /// them are compared with nothing).
+    pub fn names_without_track(&self, tracks: &[TrackConfig]) -> Vec<String> {
+        let names: Vec<String> = if self.tracks.is_empty() { self.targets.clone() } else { self.tracks.keys().cloned().collect() };
+        names.into_iter().filter(|n| !tracks.iter().any(|t| &t.name == n)).collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let name = &self.name;
+        if self.input_length == 0 {
+            bail!("model '{name}': input_length must be > 0");
+        }
+        match (self.path.as_os_str().is_empty(), self.paths.is_empty()) {
+            (true, true) => bail!("model '{name}': give path = \"model.pt\" (or paths = [...] for a model set, one file per target)"),
+            (false, false) => bail!("model '{name}': give either path or paths (a model set), not both"),
+            _ => {}
+        }
+        if !self.paths.is_empty() && self.targets.len() != self.paths.len() {
+            bail!(
+                "model '{name}': a model set needs one target name per file: paths has {} file(s), targets has {} name(s)",
+                self.paths.len(),
+                self.targets.len()
+            );
+        }
+        if self.height.is_some() && (self.output.is_some() || self.bin_size.is_some()) {
+            bail!("model '{name}': output/bin_size are the legacy form of [models.height] layout/bin_size: use one or the other");
+        }
+        let h = self.height_spec();
+        if h.layout.is_binned() && h.bin_size.is_none_or(|b| b == 0) {
+            let key = if self.height.is_some() { "[models.height] bin_size" } else { "bin_size" };
+            bail!("model '{name}': layout {} needs {key} (bp per output bin, e.g. 128 for Enformer, 32 for Borzoi)", h.layout.label());
+        }
+        if h.bins == crate::model::desc::BinSelect::Center && !h.layout.is_binned() {
+            bail!("model '{name}': bins = \"center\" needs a binned height layout (bins, bins-targets or targets-bins), not {}", h.layout.label());
+        }
+        if let Some(p) = &self.profile {
+            if p.bin_size == Some(0) {
+                bail!("model '{name}': [models.profile] bin_size must be > 0");
+            }
+            if !p.layout.is_binned() {
+                bail!("model '{name}': [models.profile] layout must be binned (bins, bins-targets or targets-bins), not scalar");
+            }
+        }
+        if !self.tracks.is_empty() && !self.targets.is_empty() && self.paths.is_empty() {
+            bail!("model '{name}': give targets (one name per output) or [models.tracks] (track = output indices), not both");
+        }
+        if self.targets_file.is_some() && !self.targets.is_empty() {
+            bail!("model '{name}': give targets or targets_file, not both");
+        }
+        if self.batch_size == Some(0) {
+            bail!("model '{name}': batch_size must be > 0");
+        }
+        Ok(())
+    }
 }
 
 impl ProjectConfig {
@@ -192,6 +299,18 @@ impl ProjectConfig {
         cfg.source = path.to_path_buf();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         cfg.resolve_paths(&dir);
+        for m in &cfg.models {
+            let orphans = m.names_without_track(&cfg.tracks);
+            if !orphans.is_empty() && !cfg.tracks.is_empty() {
+                tracing::warn!(
+                    "config {}: model {} reports {} that no [[tracks]] entry is named after ({}): its predictions for them are compared with nothing",
+                    path.display(),
+                    m.name,
+                    if orphans.len() == 1 { "a target" } else { "targets" },
+                    orphans.iter().take(6).cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
         Ok(cfg)
     }
 
@@ -222,7 +341,13 @@ impl ProjectConfig {
             fix(&mut p.file);
         }
         for m in &mut self.models {
-            fix(&mut m.path);
+            if !m.path.as_os_str().is_empty() {
+                fix(&mut m.path);
+            }
+            m.paths.iter_mut().for_each(fix);
+            if let Some(t) = &mut m.targets_file {
+                fix(t);
+            }
         }
         if let Some(d) = &mut self.ui.index_dir {
             fix(d);
@@ -244,18 +369,30 @@ impl ProjectConfig {
             if !seen.insert(m.name.as_str()) {
                 bail!("model name '{}' is used twice in [[models]]", m.name);
             }
-            if m.input_length == 0 {
-                bail!("model '{}': input_length must be > 0", m.name);
+            m.validate()?;
+        }
+        if self.genome.fasta.as_os_str().is_empty() {
+            bail!("[genome] fasta is empty: give the path of an indexed FASTA");
+        }
+        for t in &self.tracks {
+            if t.bigwig.as_os_str().is_empty() {
+                bail!("track '{}': bigwig is empty: give the path of a bigWig", t.name);
             }
-            if m.output != OutputLayout::Scalar && m.bin_size.is_none_or(|b| b == 0) {
-                bail!("model '{}': output = {:?} needs bin_size (bp per output bin)", m.name, m.output);
-            }
-            if m.batch_size == Some(0) {
-                bail!("model '{}': batch_size must be > 0", m.name);
+            if t.name.contains(['\t', '\n', '\r']) {
+                bail!("track name {:?} contains a tab or line break (it becomes a TSV column name)", t.name);
             }
         }
-        if self.eval.center_width == 0 || self.eval.batch_peaks == 0 {
-            bail!("[eval] center_width and batch_peaks must be > 0");
+        if self.eval.center_width == 0 {
+            bail!("[eval] center_width must be > 0 (bp centred on each peak whose signal is summed)");
+        }
+        if self.eval.batch_peaks == 0 {
+            bail!("[eval] batch_peaks must be > 0");
+        }
+        if self.eval.specificity_bins.is_empty() || self.eval.specificity_bins.contains(&0) {
+            bail!(
+                "[eval] specificity_bins = {:?}: give the lower edges of the bins, each at least 1 (0 is always its own stratum), e.g. [1, 2, 4, 7]",
+                self.eval.specificity_bins
+            );
         }
         if self.eval.limit == Some(0) {
             bail!("[eval] limit must be > 0 (leave it out to evaluate every peak)");
@@ -269,6 +406,20 @@ impl ProjectConfig {
             }
         }
         Ok(())
+    }
+
+    /// Every file this config names (the config itself first): outputs must not overwrite
+    /// any of them (see `genome::textio::check_outputs`).
+    pub fn input_paths(&self) -> Vec<&Path> {
+        let mut v: Vec<&Path> = vec![self.source.as_path(), self.genome.fasta.as_path()];
+        v.extend(self.genome.genes.as_deref());
+        for t in &self.tracks {
+            v.push(&t.bigwig);
+            v.extend(t.peaks.as_deref());
+        }
+        v.extend(self.peaks.as_ref().map(|p| p.file.as_path()));
+        v.extend(self.models.iter().map(|m| m.path.as_path()));
+        v
     }
 
     pub fn track_index(&self, name: &str) -> Option<usize> {
@@ -323,7 +474,7 @@ replicate_group = "multitask"
         assert_eq!(c.genome.fasta, d.path().join("hg38.fa"));
         assert_eq!(c.tracks[1].bigwig, PathBuf::from("/abs/DT.bw"));
         assert_eq!(c.tracks[0].peaks.as_deref(), Some(d.path().join("PT.narrowPeak").as_path()));
-        assert_eq!(c.models[0].output, OutputLayout::Scalar);
+        assert_eq!(c.models[0].height_spec().layout, OutputLayout::Scalar);
         assert_eq!(c.models[0].target_name(1), "DT");
         assert_eq!(c.models[0].target_name(5), "t5");
         assert_eq!(c.track_index("DT"), Some(1));
@@ -344,7 +495,58 @@ replicate_group = "multitask"
         assert!(ProjectConfig::parse(&dup).unwrap_err().to_string().contains("used twice"));
         let binned = FULL.replace("replicate_group = \"multitask\"", "output = \"bins_targets\"");
         assert!(ProjectConfig::parse(&binned).unwrap_err().to_string().contains("bin_size"));
+        for (from, to, want) in [
+            ("label_column = 4", "label_column = 0", "1-based"),
+            ("[peaks]", "[eval]\ncenter_width = 0\n[peaks]", "center_width must be > 0"),
+            ("[peaks]", "[eval]\nspecificity_bins = [0, 2]\n[peaks]", "specificity_bins"),
+            ("[peaks]", "[eval]\nspecificity_bins = []\n[peaks]", "specificity_bins"),
+            ("[peaks]", "[eval]\nbatch_peaks = 0\n[peaks]", "batch_peaks must be > 0"),
+            ("fasta = \"hg38.fa\"", "fasta = \"\"", "[genome] fasta is empty"),
+            ("bigwig = \"PT.bw\"", "bigwig = \"\"", "bigwig is empty"),
+            ("name = \"DT\"", "name = \"D\\tT\"", "tab or line break"),
+            ("input_length = 1344", "input_length = -5", "input_length"),
+        ] {
+            assert!(FULL.contains(from), "{from}");
+            let e = format!("{:#}", ProjectConfig::parse(&FULL.replacen(from, to, 1)).unwrap_err());
+            assert!(e.contains(want), "{to}: {e}");
+        }
         let e = ProjectConfig::load("/nonexistent/p.toml").unwrap_err().to_string();
         assert!(e.contains("/nonexistent/p.toml"), "{e}");
+    }
+
+    #[test]
+    fn model_descriptions_parse_and_are_validated() {
+        let base = "[genome]\nfasta = \"g.fa\"\n[[tracks]]\nname = \"PT\"\nbigwig = \"PT.bw\"\n";
+        let enformer = format!(
+            "{base}[[models]]\nname = \"enf\"\npath = \"enf.pt\"\ninput_length = 196608\ninput = \"onehot-nlc\"\ntargets_file = \"targets_human.txt\"\n\
+             [models.tracks]\nPT = [12, 40]\nDT = 3\n[models.height]\nhead = \"human\"\nlayout = \"bins-targets\"\nbin_size = 128\nbins = \"center\"\n"
+        );
+        let c = ProjectConfig::parse(&enformer).unwrap();
+        let m = &c.models[0];
+        assert_eq!(m.input, InputKind::OneHotNlc);
+        assert_eq!(m.track_map(), vec![("DT".to_string(), vec![3]), ("PT".to_string(), vec![12, 40])]);
+        assert_eq!(m.height_spec().bins, crate::model::desc::BinSelect::Center);
+        assert_eq!(m.names_without_track(&c.tracks), vec!["DT".to_string()]);
+        let cbp = format!(
+            "{base}[[models]]\nname = \"cbp\"\npaths = [\"PT.pt\", \"DT.pt\"]\ntargets = [\"PT\", \"DT\"]\ninput_length = 2114\nextra_inputs = [[2, \"L\"]]\n\
+             [models.height]\nhead = 1\ntransform = \"exp\"\n[models.profile]\nhead = 0\ntransform = \"softmax-times-height\"\n"
+        );
+        let c = ProjectConfig::parse(&cbp).unwrap();
+        assert_eq!(c.models[0].files().len(), 2);
+        assert_eq!(c.models[0].extra_inputs, vec![vec![Dim::Fixed(2), Dim::Length]]);
+        assert_eq!(c.models[0].profile.as_ref().unwrap().layout, OutputLayout::TargetsBins);
+        let err = |text: &str| format!("{:#}", ProjectConfig::parse(text).unwrap_err());
+        let e = err(&enformer.replace("bin_size = 128\n", ""));
+        assert!(e.contains("[models.height] bin_size"), "{e}");
+        let e = err(&cbp.replace("targets = [\"PT\", \"DT\"]", "targets = [\"PT\"]"));
+        assert!(e.contains("one target name per file"), "{e}");
+        let e = err(&cbp.replace("paths = [", "path = \"x.pt\"\npaths = ["));
+        assert!(e.contains("not both"), "{e}");
+        let e = err(&enformer.replace("input = \"onehot-nlc\"", "input = \"onehot-ncw\""));
+        assert!(e.contains("onehot-ncw"), "{e}");
+        let e = err(&enformer.replace("input_length = 196608\n", "input_length = 196608\noutput = \"scalar\"\n"));
+        assert!(e.contains("legacy"), "{e}");
+        let e = err(&enformer.replace("layout = \"bins-targets\"\nbin_size = 128\n", ""));
+        assert!(e.contains("bins = \"center\" needs a binned"), "{e}");
     }
 }

@@ -203,12 +203,9 @@ fn exact_stats_equal_pybigwig() {
     assert!(n > 500, "compared {n} covered regions");
 }
 
-#[test]
-fn peak_sets_read_from_bigbed() {
+/// A small bigBed: p1 chr1:100-200, p2 chr1:500-800, p3 chr2:10-20, labels in column 7.
+fn write_bigbed(p: &std::path::Path) {
     use bigtools::beddata::BedParserStreamingIterator;
-    use peakscope::genome::peaks::{PeakReadOptions, PeakSet};
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("peaks.bb");
     let sizes: std::collections::HashMap<String, u32> = [("chr1".to_string(), 10_000u32), ("chr2".to_string(), 5_000)].into();
     let entries = vec![
         ("chr1".to_string(), bigtools::BedEntry { start: 100, end: 200, rest: "p1\t0\t.\tubiquitous".into() }),
@@ -216,12 +213,86 @@ fn peak_sets_read_from_bigbed() {
         ("chr2".to_string(), bigtools::BedEntry { start: 10, end: 20, rest: "p3\t0\t.\tubiquitous".into() }),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let w = bigtools::BigBedWrite::create_file(&p, sizes).unwrap();
+    let w = bigtools::BigBedWrite::create_file(p, sizes).unwrap();
     w.write(BedParserStreamingIterator::wrap_infallible_iter(entries.into_iter(), false), runtime).unwrap();
+}
+
+#[test]
+fn peak_sets_read_from_bigbed() {
+    use peakscope::genome::peaks::{PeakReadOptions, PeakSet};
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("peaks.bb");
+    write_bigbed(&p);
     let set = PeakSet::read(&p, &PeakReadOptions { label_column: Some(7) }).unwrap();
     assert_eq!(set.len(), 3);
     assert_eq!(set.peaks()[1].name.as_deref(), Some("p2"));
     assert_eq!(set.peaks()[1].label.as_deref(), Some("PT_specific"));
     assert_eq!(set.label_counts(), vec![("ubiquitous".to_string(), 2), ("PT_specific".to_string(), 1)]);
     assert_eq!(set.overlapping("chr1", 150, 600).len(), 2);
+}
+
+#[test]
+fn files_that_are_not_bigwigs_are_named_for_what_they_are() {
+    let d = tempfile::tempdir().unwrap();
+    let open_err = |p: &std::path::Path| BigWig::open(p).err().map(|e| e.to_string()).unwrap_or_default();
+    // a bigBed
+    let bb = d.path().join("peaks.bb");
+    write_bigbed(&bb);
+    let e = open_err(&bb);
+    assert!(e.contains("not a bigWig") && e.contains("bigBed") && e.contains("peak file"), "{e}");
+    // random bytes: not "probably bigBed"
+    let rnd = d.path().join("random.bw");
+    let mut rng = Rng::new(5);
+    std::fs::write(&rnd, (0..4096).map(|_| rng.below(256) as u8).collect::<Vec<u8>>()).unwrap();
+    let e = open_err(&rnd);
+    assert!(e.contains("not a bigWig") && e.contains("binary data") && !e.contains("bigBed"), "{e}");
+    // gzip, bedGraph text, a zip archive
+    let gz = d.path().join("signal.bedGraph.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, b"chr1\t0\t10\t1.5\n").unwrap();
+    enc.finish().unwrap();
+    let e = open_err(&gz);
+    assert!(e.contains("gzip-compressed") && e.contains("bedGraphToBigWig"), "{e}");
+    let bg = d.path().join("signal.bedGraph");
+    write(&bg, "chr1\t0\t10\t1.5\n");
+    let e = open_err(&bg);
+    assert!(e.contains("BED-like text") && e.contains("bedGraphToBigWig"), "{e}");
+    let zip = d.path().join("model.pt");
+    std::fs::write(&zip, b"PK\x03\x04\x14\x00rest of a zip").unwrap();
+    assert!(open_err(&zip).contains("zip archive"));
+    // a truncated bigWig keeps its own message
+    let good = d.path().join("good.bw");
+    random_bigwig(&good, &[("chr1", 10_000)], 3);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = d.path().join("cut.bw");
+    std::fs::write(&cut, &bytes[..40]).unwrap();
+    let e = open_err(&cut);
+    assert!(e.contains("truncated"), "{e}");
+    // a bigWig with no chromosomes at all (as bedGraphToBigWig writes for empty input;
+    // bigtools refuses to, so the chromosome tree of a valid file is emptied: its item
+    // count and its root node's count set to 0)
+    let none = d.path().join("none.bw");
+    let mut b = bytes.clone();
+    let tree = u64::from_le_bytes(b[8..16].try_into().unwrap()) as usize;
+    b[tree + 16..tree + 24].fill(0);
+    b[tree + 34..tree + 36].fill(0);
+    std::fs::write(&none, &b).unwrap();
+    let e = open_err(&none);
+    assert!(e.contains("lists no chromosomes"), "{e}");
+    // through the binary: our message comes first and alone (bigtools prints nothing)
+    let bed = d.path().join("r.bed");
+    write(&bed, "chr1\t1\t2\n");
+    for bad in [&bb, &rnd, &gz, &cut] {
+        let (ok, _, err) = peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", bad.to_str().unwrap()]);
+        assert!(!ok);
+        assert!(err.starts_with("error: ") && err.lines().count() == 1 && !err.contains("Error when opening"), "{err}");
+    }
+    // and a bigWig given as the regions
+    let (ok, _, err) = peakscope(&["summarize", "--bed", good.to_str().unwrap(), "--bigwig", good.to_str().unwrap()]);
+    assert!(!ok && err.contains("is a bigWig (signal), not peaks"), "{err}");
+    // a bigBed as the regions works
+    let (ok, out, err) = peakscope(&["summarize", "--bed", bb.to_str().unwrap(), "--bigwig", good.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1 + 2, "p1 and p2 on chr1; p3 on chr2 skipped: {out}");
+    assert!(err.contains("skipped 1 of 3"), "{err}");
 }

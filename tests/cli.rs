@@ -43,7 +43,7 @@ fn summarize_matches_bigwigaverageoverbed_semantics() {
         out.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    assert!(err.contains("skipped 1 region(s)") && err.contains("chrUn"), "{err}");
+    assert!(err.contains("skipped 1 of 4 region(s)") && err.contains("chrUn"), "{err}");
     assert!(err.contains("past a chromosome end"), "{err}");
     let text = std::fs::read_to_string(&out).unwrap();
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
@@ -212,7 +212,7 @@ input_length = 100
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("OK    track DT bigwig"), "{out}");
     assert!(out.contains("2 shared with the FASTA"), "{out}");
-    assert!(out.contains("loads; 4 target(s)"), "{out}");
+    assert!(out.contains("loads;") && out.contains("4 output(s)"), "{out}");
     // break things: a missing bigWig and an unknown ubiquitous label; every line still runs
     write(&p, &cfg.replace("DT.bw", "missing.bw").replace("[\"ubi\"]", "[\"Ubiquitous\"]"));
     let (ok, out, err) = peakscope(&["doctor", p.to_str().unwrap()]);
@@ -280,4 +280,151 @@ fn predict_tiles_a_locus_into_tsv_and_bigwigs() {
     assert_eq!(v[0], rows[0][5].parse::<f32>().unwrap());
     assert_eq!(v[299], rows[9][5].parse::<f32>().unwrap());
     assert!(bw.values("chr1", 999, 1000).unwrap().unwrap()[0].is_nan(), "nothing outside the region");
+}
+
+#[test]
+fn summarize_refuses_tracks_without_usable_data_and_counts_what_it_skips() {
+    let d = tempfile::tempdir().unwrap();
+    let bed = d.path().join("r.bed");
+    write(&bed, "chr1\t100\t200\ta\nchr2\t10\t20\tb\nchr1\t60000\t60010\tpast\n");
+    let out = d.path().join("out.tsv");
+    // chromosome names that match nothing, even through aliases: an error, no output
+    let scaffolds = d.path().join("scaffolds.bw");
+    random_bigwig(&scaffolds, &[("scaffold_1", 50_000)], 3);
+    let (ok, _, err) = peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", scaffolds.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(!ok, "{err}");
+    assert!(err.contains("track scaffolds") && err.contains("none of the 3 regions") && err.contains("scaffold_1") && err.contains("chr1, chr2"), "{err}");
+    assert!(!out.exists(), "no header-only table");
+    // a bigWig with chr1 only: rows for chr1, the chr2 region counted as skipped, the region
+    // past the end counted too
+    let chr1 = d.path().join("chr1only.bw");
+    random_bigwig(&chr1, &[("chr1", 50_000)], 4);
+    let (ok, _, err) = peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", chr1.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(err.contains("skipped 1 of 3 region(s)") && err.contains("(chr2)"), "{err}");
+    assert!(err.contains("1 region(s) lie entirely past"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1 + 2);
+    // --center-width 0 is refused, not turned into 1
+    let (ok, _, err) = peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", chr1.to_str().unwrap(), "--center-width", "0"]);
+    assert!(!ok && err.contains("--center-width must be > 0"), "{err}");
+}
+
+#[test]
+fn careless_bed_files_read_or_fail_clearly() {
+    let d = tempfile::tempdir().unwrap();
+    let bw = d.path().join("PT.bw");
+    let truth = random_bigwig(&bw, &[("chr1", 50_000)], 8);
+    let run = |text: &[u8]| {
+        let bed = d.path().join("in.bed");
+        std::fs::write(&bed, text).unwrap();
+        peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", bw.to_str().unwrap()])
+    };
+    // a spreadsheet export: BOM, column names, a track line, CRLF, "1" for chr1, spaces
+    let (ok, out, err) = run(b"\xef\xbb\xbfchrom\tstart\tend\tname\r\ntrack name=x\r\n1\t100\t200\tp1\r\nchr1 300 400 p2\r\n");
+    assert!(ok, "{err}");
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(rows[0][1], "p1");
+    assert_eq!(rows[1][1], "p2");
+    let (cov, _) = naive_sum(&truth[0].1, 300, 400);
+    assert_eq!(rows[1][3], cov.to_string());
+    // binary data: line and byte, not "corrupt gzip"
+    let (ok, _, err) = run(b"chr1\t1\t2\n\x00\x9f\x92\x96binary");
+    assert!(!ok && err.contains("not a text BED file") && err.contains("line 2") && err.contains("byte 9") && !err.contains("corrupt gzip"), "{err}");
+    // negative and non-numeric coordinates, end before start, nothing but comments
+    let (ok, _, err) = run(b"chr1\t-5\t10\n");
+    assert!(!ok && err.contains("line 1") && err.contains("start -5 is negative"), "{err}");
+    let (ok, _, err) = run(b"chr1\t10\t5\n");
+    assert!(!ok && err.contains("not after start"), "{err}");
+    let (ok, _, err) = run(b"# only a comment\n\n");
+    assert!(!ok && err.contains("no peaks"), "{err}");
+    // a region past the chromosome end is summarised with its size and warned about
+    let (ok, out, err) = run(b"chr1\t49990\t50010\tedge\n");
+    assert!(ok && err.contains("past a chromosome end"), "{err}");
+    assert!(out.contains("edge\t20\t"), "{out}");
+}
+
+#[test]
+fn outputs_are_checked_before_any_work() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _, _) = setup_tracks(d.path());
+    let bed = d.path().join("r.bed");
+    write(&bed, "chr1\t10\t20\n");
+    let fa = fasta(d.path(), &[("chr1", &Rng::new(1).dna(1000))]);
+    let missing_dir = d.path().join("no/such/folder/out.tsv");
+    let m = missing_dir.to_str().unwrap();
+    // summarize: a missing folder, a folder as the file, the input as the output
+    let (ok, _, err) = peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", a.to_str().unwrap(), "-o", m]);
+    assert!(!ok && err.contains("-o/--output") && err.contains("does not exist"), "{err}");
+    let (ok, _, err) = peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", a.to_str().unwrap(), "-o", d.path().to_str().unwrap()]);
+    assert!(!ok && err.contains("is an existing folder"), "{err}");
+    let (ok, _, err) = peakscope(&["summarize", "--bed", bed.to_str().unwrap(), "--bigwig", a.to_str().unwrap(), "-o", bed.to_str().unwrap()]);
+    assert!(!ok && err.contains("also an input"), "{err}");
+    // predict/ism/make-model: the check comes before the model is even looked at (the model
+    // path is bogus, yet the error is about the output)
+    let base = ["--model", "/nope/m.pt", "--input-length", "100", "--fasta", fa.to_str().unwrap()];
+    let mut args = vec!["predict"];
+    args.extend(base);
+    args.extend(["--region", "chr1:1-100", "--bigwig-out", bed.to_str().unwrap()]);
+    let (ok, _, err) = peakscope(&args);
+    assert!(!ok && err.contains("--bigwig-out") && err.contains("not a folder"), "{err}");
+    let mut args = vec!["ism"];
+    args.extend(base);
+    args.extend(["--region", "chr1:1-10", "-o", m]);
+    let (ok, _, err) = peakscope(&args);
+    assert!(!ok && err.contains("-o/--output") && err.contains("does not exist"), "{err}");
+    let (ok, _, err) = peakscope(&["make-model", "count", "-o", m]);
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    // locus errors say what is wrong
+    let mut args = vec!["ism"];
+    args.extend(base);
+    args.extend(["--region", "chr1:-5-10"]);
+    let (ok, _, err) = peakscope(&args);
+    assert!(!ok && err.contains("start -5 is negative") && !err.contains("start ''"), "{err}");
+}
+
+#[test]
+fn doctor_and_commands_refuse_a_stale_fasta_index() {
+    let d = tempfile::tempdir().unwrap();
+    setup_tracks(d.path());
+    let chrom1 = Rng::new(50).dna(50_000);
+    let chrom2 = Rng::new(51).dna(20_000);
+    let fa = fasta(d.path(), &[("chr1", &chrom1), ("chr2", &chrom2)]);
+    write(&d.path().join("peaks.bed"), "chr1\t100\t200\tubi\nchr2\t300\t400\tPT\n");
+    let p = d.path().join("project.toml");
+    write(&p, "[genome]\nfasta = \"genome.fa\"\n[[tracks]]\nname = \"PT\"\nbigwig = \"PT.bw\"\n[peaks]\nfile = \"peaks.bed\"\n");
+    let (ok, out, err) = peakscope(&["doctor", p.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    // edit the FASTA after indexing (a sequence appended), keeping the index's time newer
+    let mut text = std::fs::read_to_string(&fa).unwrap();
+    text.push_str(">chr3\nACGTACGT\n");
+    std::fs::write(&fa, text).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::options().write(true).open(&fa).unwrap().set_modified(old).unwrap();
+    let (ok, out, _) = peakscope(&["doctor", p.to_str().unwrap()]);
+    assert!(!ok && out.contains("FAIL  genome.fasta") && out.contains("peakscope faidx"), "{out}");
+    // the FASTA simply newer than its index
+    std::fs::File::options().write(true).open(&fa).unwrap().set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+    let (ok, out, _) = peakscope(&["doctor", p.to_str().unwrap()]);
+    assert!(!ok && out.contains("modified after its index"), "{out}");
+    let (ok, _, err) = peakscope(&["predict", "--model", "m.pt", "--input-length", "10", "--fasta", fa.to_str().unwrap(), "--region", "chr1:1-10"]);
+    assert!(!ok && err.contains("peakscope faidx"), "{err}");
+    // the fix works
+    std::fs::File::options().write(true).open(&fa).unwrap().set_modified(old).unwrap();
+    let (ok, _, err) = peakscope(&["faidx", fa.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = peakscope(&["doctor", p.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    // doctor: a track whose bigWig shares no chromosome with the peaks fails its line
+    let rec = vec![("chr3".to_string(), bigtools::Value { start: 0, end: 8, value: 1.0 })];
+    peakscope::genome::bigwig::write_bigwig(&d.path().join("PT.bw"), &[("chr3".to_string(), 8)], rec).unwrap();
+    let (ok, out, _) = peakscope(&["doctor", p.to_str().unwrap()]);
+    assert!(!ok && out.contains("FAIL  track PT bigwig") && out.contains("none of the peak set's chromosomes"), "{out}");
+    // a plain-gzip FASTA: faidx explains bgzip
+    let gz = d.path().join("plain.fa.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, b">x\nACGT\n").unwrap();
+    enc.finish().unwrap();
+    let (ok, _, err) = peakscope(&["faidx", gz.to_str().unwrap()]);
+    assert!(!ok && err.contains("not with bgzip") && err.contains("bgzip genome.fa"), "{err}");
 }

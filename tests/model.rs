@@ -15,19 +15,9 @@ use std::sync::Arc;
 use tch::Device;
 
 fn spec(path: &Path, l: usize) -> ModelSpec {
-    ModelSpec {
-        name: "m".into(),
-        path: path.to_path_buf(),
-        input_length: l,
-        targets: vec![],
-        layout: OutputLayout::Scalar,
-        bin_size: None,
-        rc: false,
-        shifts: 0,
-        batch_size: 7,
-        replicate_group: None,
-        optimize: true,
-    }
+    let mut s = ModelSpec::new("m", path, l);
+    s.batch_size = 7;
+    s
 }
 
 fn counts(seq: &[u8]) -> [f32; 4] {
@@ -74,7 +64,7 @@ fn ism_deltas_of_count_model_are_exact() {
     assert_eq!(plan.genomic_pos(plan.mutants[0].0), 145);
     let mut m = Model::load(spec(&p, 40), Device::Cpu, Precision::F32).unwrap();
     let mut chunks = 0;
-    let res = run_ism(&mut m, &plan, false, &AtomicBool::new(false), |_, _| chunks += 1).unwrap();
+    let res = run_ism(&mut m, &plan, &AtomicBool::new(false), |_, _, _| chunks += 1).unwrap();
     assert_eq!(chunks, plan.mutants.len().div_ceil(7), "one chunk per batch");
     assert_eq!(res.ref_pred, counts(&plan.seq).to_vec());
     for (k, &(pos, alt)) in plan.mutants.iter().enumerate() {
@@ -141,8 +131,8 @@ fn binned_layouts_and_rc_flip_bins_back() {
     let p = d.path().join("binned.pt");
     zoo::save(&zoo::binned_count(64, 16).unwrap(), &p).unwrap();
     let mut sp = spec(&p, 64);
-    sp.layout = OutputLayout::BinsTargets;
-    sp.bin_size = Some(16);
+    sp.height.layout = OutputLayout::BinsTargets;
+    sp.height.bin_size = Some(16);
     let mut m = Model::load(sp.clone(), Device::Cpu, Precision::F32).unwrap();
     assert_eq!((m.n_bins(), m.n_targets()), (4, 4));
     let seq = b"AAAAAAAAAAAAAAAACCCCCCCCCCCCCCCCGGGGGGGGGGGGGGGGTTTTTTTTTTTTTTTA".to_vec();
@@ -163,11 +153,11 @@ fn binned_layouts_and_rc_flip_bins_back() {
     assert_eq!(prc[[0, 1, 2]], 8.0);
     // declared scalar for a binned model: explained with expected vs got
     let mut bad = sp.clone();
-    bad.layout = OutputLayout::Scalar;
+    bad.height.layout = OutputLayout::Scalar;
     let e = Model::load(bad, Device::Cpu, Precision::F32).err().unwrap().to_string();
     assert!(e.contains("[2, 4, 4]") && e.contains("(N, T)"), "{e}");
     let mut tb = sp;
-    tb.layout = OutputLayout::TargetsBins;
+    tb.height.layout = OutputLayout::TargetsBins;
     tb.rc = false;
     let mt = Model::load(tb, Device::Cpu, Precision::F32).unwrap();
     assert_eq!((mt.n_bins(), mt.n_targets()), (4, 4), "(N, T, B) read as T=4, B=4");
@@ -188,7 +178,7 @@ fn bad_models_and_inputs_are_explained() {
     let mut named = spec(&dense, 100);
     named.targets = vec!["a".into(), "b".into(), "c".into()];
     let e = Model::load(named, Device::Cpu, Precision::F32).err().unwrap().to_string();
-    assert!(e.contains("3 target names") && e.contains("2 output"), "{e}");
+    assert!(e.contains("3 target name") && e.contains("2 output"), "{e}");
     let e = Model::load(spec(&dense, 100), Device::Cpu, Precision::F16).err().unwrap().to_string();
     assert!(e.contains("needs a CUDA device"), "{e}");
     let e = Model::load(spec(&d.path().join("nope.pt"), 100), Device::Cpu, Precision::F32).err().unwrap().to_string();
@@ -219,7 +209,7 @@ fn worker_streams_ism_and_honours_cancel() {
     assert_eq!(worker.models[0].target_names, ["t0", "t1", "t2", "t3"]);
     let seq = Rng::new(5).dna(40);
     let plan = Arc::new(IsmPlan::from_sequence(&seq, (0, 40)));
-    let (_, rx) = worker.ism(0, plan.clone(), false, Arc::new(AtomicBool::new(false))).unwrap();
+    let (_, rx) = worker.ism(0, plan.clone(), Arc::new(AtomicBool::new(false))).unwrap();
     let (mut got, mut done) = (0, None);
     for ev in rx {
         match ev {
@@ -237,7 +227,7 @@ fn worker_streams_ism_and_honours_cancel() {
     assert_eq!(got, 120);
     assert!(!done.unwrap().cancelled);
     // cancelled before it starts: returns a partial (empty) result, flagged
-    let (_, rx) = worker.ism(0, plan, false, Arc::new(AtomicBool::new(true))).unwrap();
+    let (_, rx) = worker.ism(0, plan, Arc::new(AtomicBool::new(true))).unwrap();
     let last = rx.iter().last().unwrap();
     match last {
         ModelEvent::IsmDone { result, .. } => {
@@ -362,4 +352,117 @@ fn tf32_and_half_precisions_need_cuda() {
         assert!(e.contains("needs a CUDA device") && e.contains(prec.label()), "{e}");
     }
     assert!(Precision::parse("fp64").unwrap_err().to_string().contains("tf32"));
+}
+
+/// The UI's way of running ISM (the worker, a plan with the model's context) and `peakscope
+/// ism` give the same deltas, with rc and shifts averaging, and both equal the direct
+/// computation on a strand-asymmetric linear model.
+#[test]
+fn ism_honours_rc_and_shifts_and_the_worker_equals_the_cli() {
+    let (l, t, k) = (40usize, 2usize, 2u32);
+    let mut rng = Rng::new(31);
+    let w: Vec<f32> = (0..t * 4 * l).map(|_| (rng.unit() * 2.0 - 1.0) as f32).collect();
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("lin.pt");
+    zoo::save(&zoo::positional_linear(&w, t as i64, l as i64).unwrap(), &p).unwrap();
+    let chrom = rng.dna(400);
+    let fa_path = fasta(d.path(), &[("chr1", &chrom)]);
+    let fa = Fasta::open(&fa_path).unwrap();
+    let f = |s: &[u8]| -> Vec<f64> {
+        let x = one_hot(s);
+        (0..t).map(|ti| (0..4).flat_map(|c| (0..l).map(move |q| (c, q))).map(|(c, q)| w[(ti * 4 + c) * l + q] as f64 * x[[c, q]] as f64).sum()).collect()
+    };
+    // the model's height: the mean over shifts and strands of the context's windows
+    let height = |ctx: &[u8]| -> Vec<f64> {
+        let mut h = vec![0f64; t];
+        let views = (2 * k as usize + 1) * 2;
+        for sh in 0..=2 * k as usize {
+            let win = &ctx[sh..sh + l];
+            for (ti, (a, b)) in f(win).into_iter().zip(f(&reverse_complement(win))).enumerate() {
+                h[ti] += (a + b) / views as f64;
+            }
+        }
+        h
+    };
+    let mut sp = spec(&p, l);
+    sp.rc = true;
+    sp.shifts = k;
+    sp.batch_size = 64;
+    let region = Locus::new("chr1", 200, 210);
+    let plan = Arc::new(IsmPlan::new(&fa, &region, sp.context_length()).unwrap());
+    assert_eq!(plan.seq.len(), l + 2 * k as usize);
+    let worker = ModelWorker::spawn(vec![sp], Device::Cpu, Precision::F32).unwrap();
+    let (_, rx) = worker.ism(0, plan.clone(), Arc::new(AtomicBool::new(false))).unwrap();
+    let res = rx
+        .iter()
+        .find_map(|ev| match ev {
+            ModelEvent::IsmDone { result, .. } => Some(result.unwrap()),
+            _ => None,
+        })
+        .unwrap();
+    let href = height(&plan.seq);
+    for (ti, r) in href.iter().enumerate() {
+        assert!((res.ref_height[ti] - r).abs() < 1e-4, "ref {ti}: {} vs {r}", res.ref_height[ti]);
+    }
+    for (m, &(pos, alt)) in plan.mutants.iter().enumerate() {
+        let mut s = plan.seq.clone();
+        s[pos as usize] = IsmPlan::alt_base(alt);
+        let h = height(&s);
+        for ti in 0..t {
+            let want = h[ti] - href[ti];
+            assert!((res.delta_f64(m, ti) - want).abs() < 1e-4, "mutant {m} target {ti}: {} vs {want}", res.delta_f64(m, ti));
+        }
+    }
+    // the reference equals predict's height at the same window
+    let pred = worker.heights(0, vec![plan.seq.clone()], vec![(0, None)]).unwrap();
+    assert_eq!(pred.values[0], res.ref_height);
+    // and `peakscope ism` prints the same deltas
+    let (ok, out, err) = peakscope(&[
+        "ism",
+        "--model",
+        p.to_str().unwrap(),
+        "--input-length",
+        &l.to_string(),
+        "--fasta",
+        fa_path.to_str().unwrap(),
+        "--region",
+        "chr1:201-210",
+        "--rc",
+        "--shifts",
+        &k.to_string(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(ok, "{err}");
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), plan.mutants.len() * t);
+    for (i, r) in rows.iter().enumerate() {
+        let (m, ti) = (i / t, i % t);
+        assert_eq!(r[6].parse::<f64>().unwrap(), res.delta_f64(m, ti), "row {i}");
+    }
+}
+
+/// NaN and infinite predictions are counted (and warned about), never dropped silently.
+#[test]
+fn non_finite_predictions_are_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("logcount.pt");
+    let l = 8i64;
+    let m = {
+        let _g = tch::no_grad_guard();
+        let example = tch::Tensor::zeros([2, 4, l], (tch::Kind::Float, Device::Cpu));
+        // log(count - 2): NaN below 2 of a base, -inf at exactly 2
+        let mut f = |xs: &[tch::Tensor]| vec![(xs[0].sum_dim_intlist([2i64].as_slice(), false, tch::Kind::Float) - 2.0).log()];
+        tch::CModule::create_by_tracing("LogCount", "forward", &[example], &mut f).unwrap()
+    };
+    zoo::save(&m, &p).unwrap();
+    let mut model = Model::load(spec(&p, l as usize), Device::Cpu, Precision::F32).unwrap();
+    let mut rng = Rng::new(9);
+    let seqs: Vec<Vec<u8>> = (0..20).map(|_| rng.dna(l as usize)).collect();
+    let want: u64 = seqs.iter().map(|s| counts(s).iter().filter(|&&c| c <= 2.0).count() as u64).sum();
+    assert!(want > 0);
+    let out = model.heights(&seqs, &(0..seqs.len()).map(|i| (i, None)).collect::<Vec<_>>()).unwrap();
+    assert_eq!(out.non_finite, want);
+    let nan = out.values.iter().flatten().filter(|v| !v.is_finite()).count() as u64;
+    assert_eq!(nan, want, "non-finite values are kept, not dropped");
 }

@@ -182,11 +182,8 @@ fn the_ranking_by_measured_height_is_summarizes_top_and_the_index_is_cached() {
     let mut on_a: Vec<(String, f64)> = truth.into_iter().filter(|(n, _)| chrom[n] == "chrA").collect();
     assert_eq!(rows.len(), on_a.len());
     on_a.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let top: Vec<(String, f64)> = rows
-        .iter()
-        .take(25)
-        .map(|&i| (app.shared.peaks.get(i).unwrap().display_name(), list(&app).values(&app.shared, i).0.unwrap()))
-        .collect();
+    let top: Vec<(String, f64)> =
+        rows.iter().take(25).map(|&i| (app.shared.peaks.get(i).unwrap().display_name(), list(&app).values(&app.shared, i).0.unwrap())).collect();
     for (k, ((name, v), (tname, tv))) in top.iter().zip(&on_a).enumerate() {
         assert_eq!(v, tv, "rank {k}: the list's height is summarize's sum");
         let tie = on_a.iter().filter(|(_, x)| x == tv).count() > 1;
@@ -238,7 +235,8 @@ fn a_partial_ranking_says_so_and_predicted_ranking_counts_predictions() {
     app.deliver::<PeakList>(ReplyKind::Event(PeaksEvent::Index(IndexState::Heights { done: 1000, total: n })));
     let screen = render(&app, 140, 40);
     let known = (0..n).filter(|&i| i < 1000 && app.shared.peaks.get(i).unwrap().chrom == "chrA").count();
-    let note = format!("ranking {} / {} (partial", peakscope::genome::locus::group_thousands(known as u64), peakscope::genome::locus::group_thousands(in_view as u64));
+    let note =
+        format!("ranking {} / {} (partial", peakscope::genome::locus::group_thousands(known as u64), peakscope::genome::locus::group_thousands(in_view as u64));
     assert!(screen.iter().any(|l| l.contains(&note)), "{note}\n{}", screen.join("\n"));
     assert!(screen[0].contains("index: heights 1,000 / 3,000"), "{}", screen[0]);
     // ranked peaks come first, the unknown after them
@@ -248,7 +246,10 @@ fn a_partial_ranking_says_so_and_predicted_ranking_counts_predictions() {
     app.on_key(key('r'));
     assert_eq!(list(&app).sort, PeakSort::Predicted);
     let screen = render(&app, 140, 40).join("\n");
-    assert!(screen.contains(&format!("0 / {} predicted (partial; P predicts the rest)", peakscope::genome::locus::group_thousands(in_view as u64))), "{screen}");
+    assert!(
+        screen.contains(&format!("0 / {} predicted (partial; P predicts the rest)", peakscope::genome::locus::group_thousands(in_view as u64))),
+        "{screen}"
+    );
     // P asks for every listed peak once the models are loaded
     app.shared.models.ready = true;
     let reqs = app.on_key(key('P'));
@@ -292,7 +293,11 @@ fn vertical_scrolling_reaches_the_last_of_32_tracks_at_80x24_also_with_a_panel_o
     typed(&mut app, "200J");
     assert!(shows(&app, "cell31"), "{}", render(&app, 80, 24).join("\n"));
     let screen = render(&app, 80, 24);
-    assert!(screen[1].starts_with("chr1") && screen[21].starts_with("peaks") && screen[22].starts_with("genes"), "fixed ruler, peak and gene rows:\n{}", screen.join("\n"));
+    assert!(
+        screen[1].starts_with("chr1") && screen[21].starts_with("peaks") && screen[22].starts_with("genes"),
+        "fixed ruler, peak and gene rows:\n{}",
+        screen.join("\n")
+    );
     assert!(screen.iter().any(|l| l.chars().nth(11) == Some('┃')), "a scroll bar");
     typed(&mut app, "200K");
     assert!(shows(&app, "cell00"));

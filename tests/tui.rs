@@ -171,7 +171,7 @@ fn ism_and_metrics_panels_fill_in_from_job_events() {
     ism(&mut app, IsmEvent::Started { peak, model: 0, region_start: 1000, seq: b"ACGT".to_vec(), mutants: vec![(0, 1), (0, 2), (0, 3), (1, 0)] });
     let t = app.shared.tracks.len();
     ism(&mut app, IsmEvent::Reference { peak, values: vec![1.0; t] });
-    ism(&mut app, IsmEvent::Chunk { peak, first: 0, preds: vec![vec![3.0; t], vec![0.5; t]] });
+    ism(&mut app, IsmEvent::Chunk { peak, first: 0, preds: vec![vec![3.0; t], vec![0.5; t]], deltas: vec![vec![2.0; t], vec![-0.5; t]] });
     let v = app.component::<Ism>().view.as_ref().unwrap();
     assert_eq!(v.done, 2);
     assert_eq!(v.delta(0, 1, 0), Some(2.0));
@@ -183,7 +183,7 @@ fn ism_and_metrics_panels_fill_in_from_job_events() {
     assert!(screen.contains("2/4 mutants") && screen.contains("HNF4A 0.95"), "{screen}");
     // a reply for another peak is ignored
     ism(&mut app, IsmEvent::Reference { peak: peak + 1, values: vec![9.0; t] });
-    ism(&mut app, IsmEvent::Chunk { peak: peak + 1, first: 0, preds: vec![vec![9.0; t]] });
+    ism(&mut app, IsmEvent::Chunk { peak: peak + 1, first: 0, preds: vec![vec![9.0; t]], deltas: vec![vec![8.0; t]] });
     assert_eq!(app.component::<Ism>().view.as_ref().unwrap().done, 2);
 
     // metrics: e starts, snapshots fill the table, e again stops
@@ -371,7 +371,7 @@ fn any_terminal_size_draws() {
     app.on_key(key('n'));
     let peak = app.shared.selected.unwrap();
     app.deliver::<Ism>(ReplyKind::Event(IsmEvent::Started { peak, model: 0, region_start: 10, seq: b"ACGTN".to_vec(), mutants: vec![(0, 1), (4, 0)] }));
-    app.deliver::<Ism>(ReplyKind::Event(IsmEvent::Chunk { peak, first: 0, preds: vec![vec![2.0; t]] }));
+    app.deliver::<Ism>(ReplyKind::Event(IsmEvent::Chunk { peak, first: 0, preds: vec![vec![2.0; t]], deltas: vec![vec![1.0; t]] }));
     app.shared.models.preds.extend(in_view.iter().map(|&p| ((0, p), vec![1.0; t])));
     // every panel, the help popup and a long prompt, at every size from 0×0 up, and after
     // a resize to each
@@ -531,20 +531,20 @@ fn ism_panel_equals_the_ism_command_for_a_strand_averaging_model() {
         c.models.truncate(1);
         c.models[0].rc = rc;
         let p = Predictor::open(&c, tch::Device::Cpu).unwrap();
-        let (mut start, mut mutants, mut reference, mut alt) = (0i64, vec![], vec![], HashMap::new());
+        let (mut start, mut mutants, mut alt) = (0i64, vec![], HashMap::new());
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let s = p
             .ism(0, &peakscope::genome::Locus::new("chr1", 2_000, 2_040), cancel, |u| match u {
                 IsmUpdate::Plan { region_start, mutants: m, .. } => (start, mutants) = (region_start, m),
-                IsmUpdate::Reference(v) => reference = v,
-                IsmUpdate::Chunk { first, preds } => alt.extend(preds.into_iter().enumerate().map(|(k, v)| (first + k, v))),
+                IsmUpdate::Reference(_) => {}
+                IsmUpdate::Chunk { first, deltas, .. } => alt.extend(deltas.into_iter().enumerate().map(|(k, v)| (first + k, v))),
             })
             .unwrap();
         assert!(!s.cancelled && s.done == 120, "{}", s.done);
         let mut out = HashMap::new();
         for (k, &(o, a)) in mutants.iter().enumerate() {
             for (t, name) in c.tracks.iter().enumerate() {
-                out.insert(((start + o as i64) as u64, b"ACGT"[a as usize] as char, name.name.clone()), alt[&k][t] - reference[t]);
+                out.insert(((start + o as i64) as u64, b"ACGT"[a as usize] as char, name.name.clone()), alt[&k][t] as f32);
             }
         }
         out

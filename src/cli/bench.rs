@@ -59,28 +59,18 @@ pub fn run(a: BenchIsmArgs) -> Result<()> {
     for p in &a.precision {
         let precision = Precision::parse(p)?;
         for (&bs, &optimize) in a.batch_sizes.iter().flat_map(|b| variants.iter().map(move |o| (b, o))) {
-            let spec = ModelSpec {
-                name: "bench".into(),
-                path: a.model.clone(),
-                input_length: a.input_length,
-                targets: vec![],
-                layout: Default::default(),
-                bin_size: None,
-                rc: false,
-                shifts: 0,
-                batch_size: bs,
-                replicate_group: None,
-                optimize,
-            };
+            let mut spec = ModelSpec::new("bench", &a.model, a.input_length);
+            spec.batch_size = bs;
+            spec.optimize = optimize;
             let mut model = Model::load(spec, device, precision)?;
             if device.is_cuda() {
                 tch::Cuda::cudnn_set_benchmark(true);
             }
-            run_ism(&mut model, &plan, false, &cancel, |_, _| {})?; // warm-up (cudnn autotune)
+            run_ism(&mut model, &plan, &cancel, |_, _, _| {})?; // warm-up (cudnn autotune)
             let mut times = Vec::new();
             for _ in 0..a.repeats.max(1) {
                 let t = std::time::Instant::now();
-                let r = run_ism(&mut model, &plan, false, &cancel, |_, _| {})?;
+                let r = run_ism(&mut model, &plan, &cancel, |_, _, _| {})?;
                 times.push(t.elapsed().as_secs_f64() * 1e3);
                 assert_eq!(r.done, plan.mutants.len());
             }

@@ -38,6 +38,16 @@ pub fn check_config_with(cfg: &ProjectConfig, check_model: &dyn Fn(&crate::confi
     if let Some(g) = &cfg.genome.genes {
         out.push(line(format!("genome.genes {}", g.display()), Genes::read(g).map(|g| format!("{} genes", g.all().len()))));
     }
+    // the peak set's chromosome names (with peak counts), to check each track against
+    let peak_chroms: Option<Vec<(String, usize)>> = cfg.peaks.as_ref().and_then(|p| PeakSet::read(&p.file, &PeakReadOptions::default()).ok()).map(|s| {
+        let mut v: Vec<(String, usize)> = s.chroms().iter().map(|c| (c.clone(), 0)).collect();
+        for pk in s.peaks() {
+            if let Some(e) = v.iter_mut().find(|(c, _)| *c == pk.chrom) {
+                e.1 += 1;
+            }
+        }
+        v
+    });
     for t in &cfg.tracks {
         let r = BigWig::open(&t.bigwig).and_then(|bw| {
             let mut msg = format!("{} chromosomes, {} zoom levels", bw.chroms().len(), bw.zoom_levels().len());
@@ -52,6 +62,22 @@ pub fn check_config_with(cfg: &ProjectConfig, check_model: &dyn Fn(&crate::confi
                     anyhow::bail!("chromosome lengths differ from the FASTA (another assembly?): {}", mismatched.join(", "));
                 }
                 msg += &format!(", {shared} shared with the FASTA");
+            }
+            if let Some(pc) = &peak_chroms {
+                let total: usize = pc.iter().map(|(_, n)| n).sum();
+                let lacking: Vec<&(String, usize)> = pc.iter().filter(|(c, _)| bw.chroms().index(c).is_none()).collect();
+                let missing: usize = lacking.iter().map(|(_, n)| n).sum();
+                let names: Vec<&str> = lacking.iter().take(4).map(|(c, _)| c.as_str()).collect();
+                if missing == total {
+                    anyhow::bail!(
+                        "none of the peak set's chromosomes is in this bigWig (peaks are on {}; the bigWig has {}): eval would have no measured value for this track",
+                        names.join(", "),
+                        bw.chroms().preview()
+                    );
+                }
+                if missing > 0 {
+                    msg += &format!("; warning: {missing} of {total} peaks lie on chromosomes it lacks ({}): eval leaves them out of this track's metrics", names.join(", "));
+                }
             }
             Ok(msg)
         });
@@ -72,19 +98,42 @@ pub fn check_config_with(cfg: &ProjectConfig, check_model: &dyn Fn(&crate::confi
                     anyhow::bail!("ubiquitous label '{u}' never occurs in column {} (labels: {})", p.label_column, have.join(", "));
                 }
             }
-            Ok(format!("{} peaks, {} labels", s.len(), labels.len()))
+            let mut msg = format!("{} peaks, {} labels", s.len(), labels.len());
+            if let Some(fc) = &fasta_chroms {
+                let off: Vec<&crate::genome::Peak> = s.peaks().iter().filter(|pk| fc.index(&pk.chrom).is_none()).collect();
+                if off.len() == s.len() {
+                    anyhow::bail!(
+                        "no peak lies on a chromosome of the FASTA (peaks are on {}; the FASTA has {})",
+                        s.chroms().iter().take(4).cloned().collect::<Vec<_>>().join(", "),
+                        fc.preview()
+                    );
+                }
+                if !off.is_empty() {
+                    msg += &format!("; warning: {} peaks lie on chromosomes the FASTA lacks (e.g. {}): eval skips them", off.len(), off[0].chrom);
+                }
+                let past = s.peaks().iter().filter(|pk| fc.len_of(&pk.chrom).is_some_and(|l| pk.end > l)).count();
+                if past > 0 {
+                    msg += &format!("; warning: {past} peaks run past their chromosome's end in the FASTA (another assembly?)");
+                }
+            }
+            Ok(msg)
         });
         out.push(line(format!("peaks {}", p.file.display()), r));
     }
     for m in &cfg.models {
-        let unknown: Vec<&str> = m.targets.iter().filter(|t| cfg.track_index(t).is_none()).map(|s| s.as_str()).collect();
+        let unknown = m.names_without_track(&cfg.tracks);
         let r = check_model(m).map(|mut s| {
-            if !unknown.is_empty() {
-                s += &format!("; targets without a track: {}", unknown.join(", "));
+            if !unknown.is_empty() && !cfg.tracks.is_empty() {
+                s += &format!(
+                    "; WARNING: {} name no [[tracks]] entry ({}): their predictions are compared with nothing",
+                    if unknown.len() == 1 { "1 target" } else { "targets" },
+                    unknown.iter().take(6).cloned().collect::<Vec<_>>().join(", ")
+                );
             }
             s
         });
-        out.push(line(format!("model {} {}", m.name, m.path.display()), r));
+        let files: Vec<String> = m.files().iter().map(|f| f.display().to_string()).collect();
+        out.push(line(format!("model {} {}", m.name, files.join(", ")), r));
     }
     out
 }
@@ -134,10 +183,7 @@ pub fn run_light(config: Option<&Path>) -> Result<()> {
         }
         _ => println!("cuda      no NVIDIA driver or GPU found (models run on the CPU)"),
     }
-    check_files(config, &|m| {
-        crate::model::engine::check_torchscript_file(&m.path)?;
-        Ok("TorchScript archive (use --models to load it)".into())
-    })
+    check_files(config, &crate::model::check_model_archives)
 }
 
 /// The NVIDIA driver's version and GPU names, from /proc (no CUDA library loaded).

@@ -1,4 +1,5 @@
 //! Command-line interface: one clap subcommand per headless capability.
+use crate::genome::textio::{check_outputs, Output};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ pub enum Command {
     Predict(model_cmds::PredictArgs),
     /// In-silico saturation mutagenesis of a region (every base, every substitution)
     Ism(model_cmds::IsmArgs),
+    /// Probe a model file (input encoding, extra inputs, output structure and shapes,
+    /// parameters) and print a [[models]] block that reads it
+    InspectModel(model_cmds::InspectArgs),
     /// Write a built-in TorchScript model (paper-size Basset with random weights, or a small
     /// model with known outputs) for tests, benchmarks and trying things out
     MakeModel {
@@ -215,6 +219,7 @@ pub fn run_light(cli: Cli) -> Result<()> {
 }
 
 fn faidx(fasta: &std::path::Path) -> Result<()> {
+    check_outputs(&[Output::file("faidx (the index next to the FASTA)", &PathBuf::from(format!("{}.fai", fasta.display())))], &[fasta])?;
     crate::genome::fasta::build_index(fasta)?;
     let fa = crate::genome::Fasta::open(fasta)?;
     eprintln!("indexed {}: {} sequences", fasta.display(), fa.chroms().len());
@@ -232,8 +237,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval_cmd::run(a),
         Command::Predict(a) => model_cmds::predict(a),
         Command::Ism(a) => model_cmds::ism(a),
+        Command::InspectModel(a) => model_cmds::inspect(a),
         Command::MakeModel { kind, output, targets, seed, input_length } => {
             use crate::model::zoo;
+            check_outputs(&[Output::file("-o/--output", &output)], &[])?;
             let m = match kind {
                 ZooModel::Basset => {
                     let (m, n) = zoo::basset(targets, seed)?;
@@ -249,6 +256,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { dir, no_tui, rebuild, force } => {
             let dir = dir.unwrap_or_else(crate::demo::default_dir);
+            check_outputs(&[Output::dir("--dir", &dir)], &[])?;
             let t = std::time::Instant::now();
             let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
             use std::io::IsTerminal;

@@ -92,7 +92,7 @@ pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
                     send(&match u {
                         IsmUpdate::Plan { region_start, seq, mutants } => ModelResponse::IsmPlan { id, region_start, seq, mutants },
                         IsmUpdate::Reference(values) => ModelResponse::IsmReference { id, values },
-                        IsmUpdate::Chunk { first, preds } => ModelResponse::IsmChunk { id, first, preds },
+                        IsmUpdate::Chunk { first, preds, deltas } => ModelResponse::IsmChunk { id, first, preds, deltas },
                     })
                 });
                 *running.lock().unwrap_or_else(|p| p.into_inner()) = None;

@@ -1,5 +1,6 @@
 //! `peakscope summarize`: bigWigAverageOverBed-style statistics per (track, region).
 use crate::genome::peaks::{read_regions, PeakReadOptions};
+use crate::genome::textio::{check_optional_outputs, Output};
 use crate::genome::{BigWig, IntervalStats};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -102,14 +103,73 @@ fn fmt_f(x: f64) -> String {
     }
 }
 
+/// Per track, what happened to the regions that got no row or a partial one.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SkipCounts {
+    /// summarised (one output row each)
+    pub summarised: usize,
+    /// skipped: on a chromosome the bigWig does not have
+    pub missing_chrom: usize,
+    /// summarised, but lying entirely past the chromosome end (no data)
+    pub past_end: usize,
+    /// summarised, running partly past either chromosome end
+    pub clipped: usize,
+    /// summarised with no covered base
+    pub uncovered: usize,
+}
+
+/// Count per reason what [`summarize`] did with each region of one track.
+pub fn skip_counts(r: &TrackSummary, regions: &[(String, i64, i64)], chrom_len: impl Fn(&str) -> Option<u64>) -> SkipCounts {
+    let mut c = SkipCounts::default();
+    for (st, (chrom, s, e)) in r.stats.iter().zip(regions) {
+        let Some(st) = st else {
+            c.missing_chrom += 1;
+            continue;
+        };
+        c.summarised += 1;
+        let len = chrom_len(chrom).unwrap_or(0) as i64;
+        if *s >= len {
+            c.past_end += 1;
+        } else if *s < 0 || *e > len {
+            c.clipped += 1;
+        }
+        if st.covered == 0 {
+            c.uncovered += 1;
+        }
+    }
+    c
+}
+
+/// A few distinct chromosome names, with their count when there are more, for messages.
+fn example_chroms<'a>(regions: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut n = 0;
+    for c in regions {
+        if !seen.contains(&c) {
+            n += 1;
+            if seen.len() < 4 {
+                seen.push(c);
+            }
+        }
+    }
+    if n > seen.len() {
+        format!("{}, … ({n} in all)", seen.join(", "))
+    } else {
+        seen.join(", ")
+    }
+}
+
 pub fn run(a: SummarizeArgs) -> Result<()> {
     if let Some(n) = a.threads {
         rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().ok();
     }
     if a.center_width == Some(0) {
-        bail!("--center-width must be > 0");
+        bail!("--center-width must be > 0 (bp centred on each region; leave it out to summarise whole regions)");
     }
     let tracks: Vec<TrackArg> = a.bigwigs.iter().map(|s| parse_track_arg(s)).collect();
+    let mut inputs: Vec<&std::path::Path> = vec![a.bed.as_path()];
+    inputs.extend(tracks.iter().map(|t| t.path.as_path()));
+    check_optional_outputs([Output::file_opt("-o/--output", a.output.as_deref())], &inputs)?;
     let peaks = read_regions(&a.bed, &PeakReadOptions::default())?;
     let names: Vec<String> = peaks.iter().map(|p| p.display_name()).collect();
     let regions: Vec<(String, i64, i64)> = peaks
@@ -122,9 +182,24 @@ pub fn run(a: SummarizeArgs) -> Result<()> {
             None => (p.chrom.clone(), p.start as i64, p.end as i64),
         })
         .collect();
-    // open every file up front so a bad track fails before any work
+    // open every file up front so a bad track fails before any work, and refuse a track
+    // that shares no chromosome with the regions (it would only produce a header)
+    let mut chrom_sets = Vec::with_capacity(tracks.len());
     for t in &tracks {
-        BigWig::open(&t.path)?;
+        let bw = BigWig::open(&t.path)?;
+        let usable = regions.iter().filter(|r| bw.chroms().index(&r.0).is_some()).count();
+        if usable == 0 {
+            bail!(
+                "track {} ({}): none of the {} regions of {} lies on a chromosome of the bigWig (regions are on {}; the bigWig has {}): wrong assembly or chromosome naming?",
+                t.name,
+                t.path.display(),
+                regions.len(),
+                a.bed.display(),
+                example_chroms(regions.iter().map(|r| r.0.as_str())),
+                bw.chroms().preview()
+            );
+        }
+        chrom_sets.push(bw.chroms().clone());
     }
     let total = (regions.len() * tracks.len()) as u64;
     let pb = if total >= 50_000 {
@@ -135,6 +210,10 @@ pub fn run(a: SummarizeArgs) -> Result<()> {
     };
     let results = summarize(&tracks, &regions, &pb)?;
     pb.finish_and_clear();
+    let counts: Vec<SkipCounts> = results.iter().zip(&chrom_sets).map(|(r, cs)| skip_counts(r, &regions, |c| cs.len_of(c))).collect();
+    if counts.iter().all(|c| c.summarised == 0) {
+        bail!("nothing was summarised: no region lies on a chromosome of any bigWig");
+    }
     let write_rows = |w: &mut dyn Write| -> Result<()> {
         writeln!(w, "track\tname\tsize\tcovered\tsum\tmean0\tmean")?;
         for r in &results {
@@ -156,16 +235,20 @@ pub fn run(a: SummarizeArgs) -> Result<()> {
         Ok(())
     };
     super::emit(a.output.as_deref(), write_rows)?;
-    for r in &results {
-        let missing = r.stats.iter().filter(|s| s.is_none()).count();
-        if missing > 0 {
-            let mut example: Vec<&str> = r.stats.iter().zip(&regions).filter(|(s, _)| s.is_none()).map(|(_, r)| r.0.as_str()).collect();
-            example.dedup();
-            example.truncate(3);
-            eprintln!("warning: {}: skipped {missing} region(s) on chromosomes the file lacks (e.g. {})", r.track.path.display(), example.join(", "));
+    for ((r, c), cs) in results.iter().zip(&counts).zip(&chrom_sets) {
+        let p = r.track.path.display();
+        if c.missing_chrom > 0 {
+            let missing = example_chroms(regions.iter().map(|x| x.0.as_str()).filter(|x| cs.index(x).is_none()));
+            eprintln!("warning: {p}: skipped {} of {} region(s): on chromosomes the file lacks ({missing})", c.missing_chrom, regions.len());
         }
-        if r.clipped > 0 {
-            eprintln!("warning: {}: {} region(s) run past a chromosome end; the part outside counts as no data", r.track.path.display(), r.clipped);
+        if c.past_end > 0 {
+            eprintln!("warning: {p}: {} region(s) lie entirely past their chromosome's end (no data; another assembly?)", c.past_end);
+        }
+        if c.clipped > 0 {
+            eprintln!("warning: {p}: {} region(s) run past a chromosome end; the part outside counts as no data", c.clipped);
+        }
+        if c.uncovered == c.summarised {
+            eprintln!("warning: {p}: none of its {} summarised region(s) has any data (covered = 0 everywhere)", c.summarised);
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! towards [`IntervalStats::covered`]. `mean0` treats them as 0 (bigWigAverageOverBed's
 //! `mean0`), `mean` averages covered bases only (its `mean`, and pyBigWig's `stats`).
 use super::chroms::ChromNames;
+use super::sniff::{sniff, FileKind};
 use anyhow::{anyhow, bail, Result};
 use bigtools::utils::reopen::ReopenableFile;
 use bigtools::{BigWigRead, Value};
@@ -110,18 +111,32 @@ pub struct BigWig {
     pub tiles_read: u64,
 }
 
-/// Classify a bigtools open failure into a message naming the file and the fix.
+/// Classify a bigtools open failure into a message naming the file and the fix (the magic
+/// number was checked before, so the file does claim to be a bigWig).
 fn open_error(path: &Path, e: bigtools::BigWigReadOpenError) -> anyhow::Error {
     use bigtools::BigWigReadOpenError as E;
     let p = path.display();
     match e {
-        E::NotABigWig => anyhow!("{p} is not a bigWig (it is another BBI file, probably bigBed): give a bigWig for signal tracks"),
+        E::NotABigWig => anyhow!("{p} is not a bigWig (its header names another file type); expected a bigWig signal track"),
         E::InvalidChroms => anyhow!("bigWig {p}: its chromosome tree is corrupt; regenerate the file (e.g. bedGraphToBigWig)"),
         E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            anyhow!("bigWig {p} is truncated or not a bigWig (ended while reading the header): re-download or regenerate it")
+            anyhow!("bigWig {p} is truncated (it ended while reading the header): re-download or regenerate it")
         }
-        E::IoError(io) => anyhow!("bigWig {p}: {io} (not a bigWig, or corrupt: bad magic number?)"),
+        E::IoError(io) => anyhow!("bigWig {p}: cannot read its header ({io}); the file is corrupt: re-download or regenerate it"),
     }
+}
+
+/// What to say when a file given as a bigWig is something else.
+fn not_a_bigwig(path: &Path, kind: FileKind) -> anyhow::Error {
+    let p = path.display();
+    let hint = match kind {
+        FileKind::BigBed => "; a bigBed holds intervals: use it as a peak file ([peaks] file, a track's peaks, or --bed)",
+        FileKind::BedText => "; convert bedGraph text with `bedGraphToBigWig in.bedGraph chrom.sizes out.bw`",
+        FileKind::WigText => "; convert WIG text with `wigToBigWig in.wig chrom.sizes out.bw`",
+        FileKind::Gzip { .. } => "; a compressed bedGraph must be decompressed and converted with bedGraphToBigWig",
+        _ => "",
+    };
+    anyhow!("{p} is not a bigWig: it is {} (a bigWig starts with the magic number 0x888FFC26){hint}", kind.describe())
 }
 
 impl BigWig {
@@ -134,8 +149,17 @@ impl BigWig {
         if meta.len() == 0 {
             bail!("bigWig {} is empty (0 bytes)", path.display());
         }
-        let reader = BigWigRead::open_file(&path).map_err(|e| open_error(&path, e))?;
+        match sniff(&path).map_err(|e| anyhow!("bigWig {}: cannot read it ({e})", path.display()))? {
+            FileKind::BigWig => {}
+            k => return Err(not_a_bigwig(&path, k)),
+        }
+        // open the file ourselves: bigtools' open_file prints to stderr on failure
+        let file = std::fs::File::open(&path).map_err(|e| anyhow!("bigWig {}: cannot read it ({e})", path.display()))?;
+        let reader = BigWigRead::open(ReopenableFile { path: path.clone(), file }).map_err(|e| open_error(&path, e))?;
         let names = ChromNames::new(reader.chroms().iter().map(|c| (c.name.clone(), c.length as u64)));
+        if names.is_empty() {
+            bail!("bigWig {} lists no chromosomes (it was written from empty input?): it has no signal; regenerate it", path.display());
+        }
         let mut zooms: Vec<u32> = reader.info().zoom_headers.iter().map(|z| z.reduction_level).collect();
         zooms.sort_unstable();
         Ok(BigWig { path, reader, names, zooms, cache: HashMap::new(), cache_bytes: 0, cache_budget: DEFAULT_CACHE_BYTES, clock: 0, tiles_read: 0 })

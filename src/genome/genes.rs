@@ -26,13 +26,13 @@ impl Genes {
             if f.len() < 4 {
                 return Err(bad("expected BED with a name column (chrom start end name ...)"));
             }
-            let s: u64 = f[1].parse().map_err(|_| bad("start is not an integer"))?;
-            let e: u64 = f[2].parse().map_err(|_| bad("end is not an integer"))?;
-            if e <= s {
-                return Err(bad("end is not after start"));
+            let (chrom, s, e) = super::peaks::parse_interval(f[0], f[1], f[2]).map_err(|why| bad(&why))?;
+            let name = f[3].trim();
+            if name.is_empty() {
+                return Err(bad("the gene name (column 4) is empty"));
             }
-            let strand = f.get(5).and_then(|x| x.chars().next()).filter(|c| *c == '+' || *c == '-');
-            genes.push(Gene { name: f[3].to_string(), locus: Locus::new(f[0], s, e), strand });
+            let strand = f.get(5).and_then(|x| x.trim().chars().next()).filter(|c| *c == '+' || *c == '-');
+            genes.push(Gene { name: name.to_string(), locus: Locus::new(chrom, s, e), strand });
         }
         if genes.is_empty() {
             bail!("gene file {} lists no genes", path.display());

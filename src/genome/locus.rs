@@ -3,7 +3,7 @@
 //! Storage is 0-based half-open like BED: `start` is the first base, `end` one past the
 //! last. Display is 1-based inclusive like IGV and UCSC: BED `chr1 999 2000` shows as
 //! `chr1:1,000-2,000`.
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -106,8 +106,10 @@ pub fn parse_locus(text: &str) -> Result<LocusQuery> {
         bail!("'{t}': missing chromosome before ':'");
     }
     let rest: String = rest.chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
-    let parse_pos = |s: &str, what: &str| -> Result<u64> { s.parse::<u64>().with_context(|| format!("'{t}': {what} '{s}' is not a whole number")) };
-    let split = rest.split_once("..").or_else(|| rest.split_once('-'));
+    let parse_pos = |s: &str, what: &str| -> Result<u64> { parse_position(s).map_err(|why| anyhow!("'{t}': {what} {why}")) };
+    // `a..b`, or `a-b` split at the first '-' after the start's first character (so a
+    // negative start `-5-10` is read as start -5 and explained, not as an empty start)
+    let split = rest.split_once("..").or_else(|| rest.get(1..).and_then(|r| r.find('-')).map(|i| (&rest[..i + 1], &rest[i + 2..])));
     match split {
         Some((a, b)) => {
             let a = parse_pos(a, "start")?;
@@ -128,6 +130,30 @@ pub fn parse_locus(text: &str) -> Result<LocusQuery> {
             Ok(LocusQuery::Point { chrom: chrom.to_string(), pos: p - 1 })
         }
     }
+}
+
+/// A typed 1-based position, or why it is not one (the caller names the locus).
+fn parse_position(s: &str) -> std::result::Result<u64, String> {
+    const MAX: u64 = crate::genome::peaks::MAX_COORD;
+    if s.is_empty() {
+        return Err("is missing (expected chr:start-end with whole numbers, e.g. chr1:1,000-2,000)".into());
+    }
+    if let Some(n) = s.strip_prefix('-') {
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{s} is negative: positions are 1-based (the first base is 1)"));
+        }
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return match s.parse::<u64>() {
+            Ok(v) if v <= MAX => Ok(v),
+            _ => Err(format!("{s} is larger than any chromosome")),
+        };
+    }
+    let lower = s.to_ascii_lowercase();
+    if lower.ends_with(['k', 'm', 'g']) && lower[..lower.len() - 1].parse::<f64>().is_ok() {
+        return Err(format!("'{s}' uses a k/M/G suffix, which is not accepted (ambiguous): write the whole number, e.g. 1500 or 1,500"));
+    }
+    Err(format!("'{s}' is not a whole number"))
 }
 
 #[cfg(test)]
@@ -164,6 +190,15 @@ mod tests {
             ("chr1:abc-10", "not a whole number"),
             (":1-2", "missing chromosome"),
             ("chr1:0", "1-based"),
+            ("chr1:-5-10", "start -5 is negative"),
+            ("chr1:5--10", "end -10 is negative"),
+            ("chr1:-10", "position -10 is negative"),
+            ("chr1:5-", "end is missing"),
+            ("chr1:", "position is missing"),
+            ("chr1:1.5k-2k", "k/M/G suffix"),
+            ("chr1:1-99999999999999999999999", "larger than any chromosome"),
+            ("chr1:1-2000000000000", "larger than any chromosome"),
+            ("chr1:x", "'x' is not a whole number"),
         ] {
             let e = parse_locus(s).unwrap_err().to_string();
             assert!(e.contains(frag), "{s}: {e}");

@@ -13,6 +13,7 @@ pub mod motifs;
 pub mod onehot;
 pub mod peak_index;
 pub mod peaks;
+pub mod sniff;
 pub mod textio;
 
 pub use bigwig::{BigWig, BinSummary, IntervalStats};

@@ -1,5 +1,6 @@
 //! Peak sets from BED3+ / narrowPeak (plain or gzip) and bigBed, with cluster labels, an
 //! interval index and next/previous navigation.
+use super::sniff::{sniff, FileKind};
 use super::textio::data_lines;
 use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
@@ -98,11 +99,7 @@ pub fn read_regions(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
         if f.len() < 3 {
             return Err(bad(format!("expected at least 3 tab-separated columns (chrom start end), found {}", f.len())));
         }
-        let start: u64 = f[1].trim().parse().map_err(|_| bad(format!("start '{}' is not a non-negative integer", f[1])))?;
-        let end: u64 = f[2].trim().parse().map_err(|_| bad(format!("end '{}' is not a non-negative integer", f[2])))?;
-        if end <= start {
-            return Err(bad(format!("end {end} is not after start {start} (BED is 0-based half-open)")));
-        }
+        let (chrom, start, end) = parse_interval(f[0], f[1], f[2]).map_err(bad)?;
         let label = match opts.label_column {
             Some(c) if c >= 1 => {
                 Some(f.get(c - 1).ok_or_else(|| bad(format!("label column {c} is missing (the line has {} columns)", f.len())))?.trim().to_string())
@@ -110,13 +107,43 @@ pub fn read_regions(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
             _ => None,
         };
         let summit = f.get(9).and_then(|s| s.trim().parse::<i64>().ok()).filter(|&s| s >= 0).map(|s| s as u64);
-        peaks.push(Peak { chrom: f[0].trim().to_string(), start, end, name: f.get(3).map(|s| s.trim().to_string()), label, summit });
+        peaks.push(Peak { chrom, start, end, name: f.get(3).map(|s| s.trim().to_string()), label, summit });
     }
     Ok(peaks)
 }
 
+/// Largest coordinate accepted (2^40, far beyond any chromosome), so window arithmetic in
+/// signed 64-bit can never overflow.
+pub const MAX_COORD: u64 = 1 << 40;
+
+/// Parse BED columns 1-3 (chrom, 0-based start, exclusive end) or say what is wrong.
+pub(crate) fn parse_interval(chrom: &str, start: &str, end: &str) -> std::result::Result<(String, u64, u64), String> {
+    let chrom = chrom.trim();
+    if chrom.is_empty() {
+        return Err("the chromosome (column 1) is empty".into());
+    }
+    let num = |s: &str, what: &str| -> std::result::Result<u64, String> {
+        let t = s.trim();
+        match t.parse::<u64>() {
+            Ok(v) if v <= MAX_COORD => Ok(v),
+            Ok(v) => Err(format!("{what} {v} is larger than any chromosome")),
+            Err(_) if t.starts_with('-') && t[1..].parse::<u64>().is_ok() => Err(format!("{what} {t} is negative (BED coordinates are 0-based, from 0)")),
+            Err(_) => Err(format!("{what} '{t}' is not a non-negative integer")),
+        }
+    };
+    let (s, e) = (num(start, "start")?, num(end, "end")?);
+    if e <= s {
+        return Err(format!("end {e} is not after start {s} (BED is 0-based half-open)"));
+    }
+    Ok((chrom.to_string(), s, e))
+}
+
 fn read_bigbed(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
-    let mut bb = bigtools::BigBedRead::open_file(path).map_err(|e| anyhow!("bigBed {}: cannot open ({e})", path.display()))?;
+    // open the file ourselves: bigtools' open_file prints to stderr on failure
+    let file = std::fs::File::open(path).map_err(|e| anyhow!("bigBed {}: cannot read it ({e})", path.display()))?;
+    let reopen = bigtools::utils::reopen::ReopenableFile { path: path.to_path_buf(), file };
+    let mut bb = bigtools::BigBedRead::open(reopen)
+        .map_err(|e| anyhow!("bigBed {}: cannot read its header ({e}); the file is corrupt or truncated: re-create it", path.display()))?;
     let chroms: Vec<(String, u32)> = bb.chroms().iter().map(|c| (c.name.clone(), c.length)).collect();
     let mut peaks = Vec::new();
     for (name, len) in chroms {
@@ -260,14 +287,14 @@ fn truncate(s: &str) -> String {
 }
 
 fn is_bigbed(path: &Path) -> Result<bool> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| anyhow!("peak file {}: cannot read it ({e})", path.display()))?;
-    let mut m = [0u8; 4];
-    if f.read(&mut m)? < 4 {
-        return Ok(false);
+    let kind = sniff(path).map_err(|e| anyhow!("peak file {}: cannot read it ({e})", path.display()))?;
+    if kind == FileKind::BigWig {
+        bail!(
+            "peak file {} is a bigWig (signal), not peaks: give a BED/narrowPeak (plain or gzip) or bigBed file; bigWigs go in [[tracks]] bigwig",
+            path.display()
+        );
     }
-    let v = u32::from_le_bytes(m);
-    Ok(v == 0x8789_F2EB || v.swap_bytes() == 0x8789_F2EB)
+    Ok(kind == FileKind::BigBed)
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@ use crate::config::ProjectConfig;
 use crate::eval::report::Snapshot;
 use crate::eval::strata::Strata;
 use crate::eval::stream::{EvalLayout, EvalState, ModelLayout, PeakRow};
-use crate::genome::chroms::canonical;
 use crate::genome::peaks::{Peak, PeakReadOptions, PeakSet};
 use crate::genome::{BigWig, Fasta};
+use crate::jobs::eval_input::{check_limit, check_tracks, mostly_n, select_peaks, InputReport};
 use crate::jobs::ModelWorker;
 use crate::model::engine::{ModelSpec, Precision};
+use crate::model::service::{plan_heights, HeightPlan, Query};
 use anyhow::{anyhow, bail, Result};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,7 +51,28 @@ pub struct Timing {
     pub metrics_s: f64,
 }
 
+/// How one model's windows served the evaluated peaks: long-context models with
+/// `bins = "center"` run one window for every peak inside its output.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WindowStats {
+    pub model: String,
+    pub peaks: usize,
+    /// windows run
+    pub windows: usize,
+    /// views per window (shifts × strands)
+    pub views: usize,
+    pub forward_passes: usize,
+    /// against one window per peak
+    pub forward_passes_avoided: usize,
+    /// whether peaks shared windows
+    pub grouped: bool,
+    /// predicted values that were NaN or infinite
+    pub non_finite: u64,
+}
+
 pub struct EvalOutcome {
+    /// per model: windows run and forward passes saved
+    pub windows: Vec<WindowStats>,
     pub state: EvalState,
     /// the evaluated peaks, in evaluation order (rows of `state` refer to them by index)
     pub peaks: Vec<Peak>,
@@ -58,6 +80,8 @@ pub struct EvalOutcome {
     pub snapshot: Snapshot,
     pub timing: Timing,
     pub cancelled: bool,
+    /// what the input checks skipped or found missing (see `jobs::eval_input`)
+    pub input: InputReport,
 }
 
 /// Deterministic Fisher–Yates shuffle (xorshift64*), so a seed gives one order everywhere.
@@ -75,6 +99,7 @@ pub fn shuffle<T>(v: &mut [T], seed: u64) {
 pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mut on_event: impl FnMut(EvalEvent)) -> Result<EvalOutcome> {
     let t_start = Instant::now();
     let mut timing = Timing::default();
+    check_limit(opts.limit)?;
     let pcfg = cfg.peaks.as_ref().ok_or_else(|| anyhow!("config {} has no [peaks] section: eval needs a peak set", cfg.source.display()))?;
     if cfg.tracks.is_empty() {
         bail!("config {} has no [[tracks]]: eval needs measured signal", cfg.source.display());
@@ -84,14 +109,13 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     let calls: Vec<PeakSet> =
         cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
     let has_calls = calls.len() == cfg.tracks.len();
-    let mut order: Vec<usize> = (0..set.len()).collect();
-    if let Some(ch) = &opts.chroms {
-        let keys: Vec<String> = ch.iter().map(|c| canonical(c)).collect();
-        order.retain(|&i| keys.contains(&canonical(&set.peaks()[i].chrom)));
-        if order.is_empty() {
-            bail!("no peak of {} lies on {}", pcfg.file.display(), ch.join(","));
-        }
-    }
+    // input checks before any model is loaded
+    let fasta = Fasta::open(&cfg.genome.fasta)?;
+    let mut input = InputReport::default();
+    let mut order = select_peaks(&set, &pcfg.file, &fasta, opts.chroms.as_deref(), &mut input)?;
+    let mut bigwigs: Vec<BigWig> = cfg.tracks.iter().map(|t| BigWig::open(&t.bigwig)).collect::<Result<_>>()?;
+    let track_names: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
+    check_tracks(&track_names, &bigwigs, &set, &order, &mut input)?;
     shuffle(&mut order, cfg.eval.seed);
     if let Some(n) = opts.limit {
         order.truncate(n);
@@ -130,12 +154,11 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     let layout = EvalLayout { tracks: tracks.clone(), models, strata, has_calls };
     let mut state = EvalState::new(layout, order.len());
 
-    let fasta = Fasta::open(&cfg.genome.fasta)?;
-    let mut bigwigs: Vec<BigWig> = cfg.tracks.iter().map(|t| BigWig::open(&t.bigwig)).collect::<Result<_>>()?;
     let width = cfg.eval.center_width;
-    let mut ctxs: Vec<usize> = worker.models.iter().map(|m| m.spec.context_length()).collect();
-    ctxs.sort_unstable();
-    ctxs.dedup();
+    // per model: the windows for every selected peak, planned once, so that a long window
+    // runs once for all the peaks it serves (whatever batch they fall in)
+    let loci: Vec<crate::genome::Locus> = order.iter().map(|&i| set.peaks()[i].locus()).collect();
+    let mut runs: Vec<ModelRun> = worker.models.iter().map(|info| ModelRun::new(info, &loci, width)).collect::<Result<_>>()?;
 
     let mut peaks_out = Vec::with_capacity(order.len());
     let mut spec_out = Vec::with_capacity(order.len());
@@ -149,16 +172,16 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
         // read: model windows and measured heights
         let t = Instant::now();
         let peaks: Vec<&Peak> = batch.iter().map(|&i| &set.peaks()[i]).collect();
-        let mut windows = Vec::new();
-        for &ctx in &ctxs {
-            let seqs = peaks
-                .iter()
-                .map(|p| {
-                    let (s, e) = p.locus().centered_window(ctx as u64);
-                    fasta.fetch(&p.chrom, s, e)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            windows.push((ctx, seqs));
+        let first = peaks_out.len();
+        let positions = first..first + peaks.len();
+        let mut requests = Vec::with_capacity(runs.len());
+        for run in &mut runs {
+            requests.push(run.request(&fasta, positions.clone())?);
+        }
+        // peaks whose (first model's) window is mostly N, counted when that window is read
+        if let Some(Some((seqs, queries, _))) = requests.first() {
+            let n_rich: Vec<bool> = seqs.iter().map(|s| mostly_n(std::slice::from_ref(s)) == 1).collect();
+            input.mostly_n_windows += queries.iter().filter(|q| n_rich[q.0]).count();
         }
         let regions: Vec<(&str, u64, u64)> = peaks
             .iter()
@@ -175,11 +198,15 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
         // model
         let t = Instant::now();
         let mut preds: Vec<Vec<Vec<f64>>> = Vec::new(); // [model][peak][output]
-        for (mi, info) in worker.models.iter().enumerate() {
-            let seqs = windows.iter().find(|(c, _)| *c == info.spec.context_length()).map(|(_, s)| s.clone()).unwrap_or_default();
-            let out = worker.predict(mi, seqs)?;
-            let (n, b, tt) = out.dim();
-            preds.push((0..n).map(|k| (0..tt).map(|o| (0..b).map(|bi| out[[k, bi, o]] as f64).sum()).collect()).collect());
+        for (mi, (run, req)) in runs.iter_mut().zip(requests).enumerate() {
+            if let Some((seqs, queries, owners)) = req {
+                let out = worker.heights(mi, seqs, queries)?;
+                run.stats.non_finite += out.non_finite;
+                for (v, pos) in out.values.into_iter().zip(owners) {
+                    run.cache[pos] = Some(v);
+                }
+            }
+            preds.push(positions.clone().map(|pos| run.cache[pos].take().unwrap_or_else(|| vec![f64::NAN; run.n_outputs])).collect());
         }
         timing.model_s += t.elapsed().as_secs_f64();
         // metrics
@@ -213,7 +240,68 @@ pub fn run_eval(cfg: &ProjectConfig, opts: &EvalOptions, cancel: &AtomicBool, mu
     let snapshot = state.snapshot(true);
     timing.metrics_s += t.elapsed().as_secs_f64();
     timing.total_s = t_start.elapsed().as_secs_f64();
-    Ok(EvalOutcome { state, peaks: peaks_out, specificity: spec_out, snapshot, timing, cancelled })
+    let windows = runs.into_iter().map(|r| r.stats).collect();
+    Ok(EvalOutcome { windows, state, peaks: peaks_out, specificity: spec_out, snapshot, timing, cancelled, input })
+}
+
+/// One model's planned windows and the heights computed ahead for peaks of later batches.
+struct ModelRun {
+    plan: HeightPlan,
+    /// per window: the evaluation positions it serves
+    served: Vec<Vec<usize>>,
+    ran: Vec<bool>,
+    cache: Vec<Option<Vec<f64>>>,
+    context: usize,
+    n_outputs: usize,
+    stats: WindowStats,
+}
+
+impl ModelRun {
+    fn new(info: &crate::jobs::ModelInfo, loci: &[crate::genome::Locus], width: u64) -> Result<ModelRun> {
+        let plan = plan_heights(&info.geometry, loci, width).map_err(|e| anyhow!("model {}: {e:#}", info.spec.name))?;
+        let mut served = vec![Vec::new(); plan.windows.len()];
+        for (pos, q) in plan.queries.iter().enumerate() {
+            served[q.0].push(pos);
+        }
+        let stats = WindowStats { model: info.spec.name.clone(), views: info.geometry.views(), grouped: plan.grouped, ..Default::default() };
+        Ok(ModelRun {
+            ran: vec![false; plan.windows.len()],
+            cache: vec![None; loci.len()],
+            served,
+            plan,
+            context: info.geometry.context_length(),
+            n_outputs: info.n_targets,
+            stats,
+        })
+    }
+
+    /// The windows the peaks at `positions` need that have not run yet: their sequences, the
+    /// queries of every peak they serve, and those peaks' positions. None when all are cached.
+    #[allow(clippy::type_complexity)]
+    fn request(&mut self, fasta: &Fasta, positions: std::ops::Range<usize>) -> Result<Option<(Vec<Vec<u8>>, Vec<Query>, Vec<usize>)>> {
+        self.stats.peaks += positions.len();
+        let mut wins: Vec<usize> = positions.map(|p| self.plan.queries[p].0).filter(|&w| !self.ran[w]).collect();
+        wins.sort_unstable();
+        wins.dedup();
+        if wins.is_empty() {
+            return Ok(None);
+        }
+        let mut seqs = Vec::with_capacity(wins.len());
+        let (mut queries, mut owners) = (Vec::new(), Vec::new());
+        for (k, &w) in wins.iter().enumerate() {
+            let (chrom, start) = &self.plan.windows[w];
+            seqs.push(fasta.fetch(chrom, *start, *start + self.context as i64)?);
+            for &pos in &self.served[w] {
+                queries.push((k, self.plan.queries[pos].1));
+                owners.push(pos);
+            }
+            self.ran[w] = true;
+        }
+        self.stats.windows += wins.len();
+        self.stats.forward_passes = self.stats.windows * self.stats.views;
+        self.stats.forward_passes_avoided = self.stats.peaks.saturating_sub(self.stats.windows) * self.stats.views;
+        Ok(Some((seqs, queries, owners)))
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! device ([`model_worker`]); [`eval`] is the evaluation job; [`view`] holds the
 //! environments the terminal UI's tasks run in.
 pub mod eval;
+pub mod eval_input;
 pub mod model_worker;
 pub mod remote;
 pub mod view;

@@ -77,23 +77,59 @@ pub enum ModelRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ModelResponse {
     /// the models are loaded on this device
-    Ready { device: String },
+    Ready {
+        device: String,
+    },
     /// request `id` failed (id 0: the server could not start)
-    Failed { id: u64, error: String },
-    Predicted { id: u64, values: Vec<Vec<f32>> },
-    IsmPlan { id: u64, region_start: i64, seq: Vec<u8>, mutants: Vec<(u32, u8)> },
-    IsmReference { id: u64, values: Vec<f32> },
-    IsmChunk { id: u64, first: usize, preds: Vec<Vec<f32>> },
-    IsmDone { id: u64, motifs: Vec<Option<String>>, done: usize, cancelled: bool },
+    Failed {
+        id: u64,
+        error: String,
+    },
+    Predicted {
+        id: u64,
+        values: Vec<Vec<f32>>,
+    },
+    IsmPlan {
+        id: u64,
+        region_start: i64,
+        seq: Vec<u8>,
+        mutants: Vec<(u32, u8)>,
+    },
+    IsmReference {
+        id: u64,
+        values: Vec<f32>,
+    },
+    IsmChunk {
+        id: u64,
+        first: usize,
+        preds: Vec<Vec<f32>>,
+        deltas: Vec<Vec<f64>>,
+    },
+    IsmDone {
+        id: u64,
+        motifs: Vec<Option<String>>,
+        done: usize,
+        cancelled: bool,
+    },
 }
 
 /// Evaluation process → UI.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum EvalFrame {
-    Progress { done: usize, total: usize },
+    Progress {
+        done: usize,
+        total: usize,
+    },
     /// metrics so far (`strata`: their display order, in the last snapshot)
-    Snapshot { done: usize, total: usize, snapshot: Box<Snapshot>, strata: Vec<String> },
-    Done { cancelled: bool },
+    Snapshot {
+        done: usize,
+        total: usize,
+        snapshot: Box<Snapshot>,
+        strata: Vec<String>,
+    },
+    Done {
+        cancelled: bool,
+    },
     Failed(String),
 }
 
@@ -286,7 +322,7 @@ impl ModelClient {
             match frame {
                 ModelResponse::IsmPlan { id: i, region_start, seq, mutants } if i == id => on(IsmUpdate::Plan { region_start, seq, mutants }),
                 ModelResponse::IsmReference { id: i, values } if i == id => on(IsmUpdate::Reference(values)),
-                ModelResponse::IsmChunk { id: i, first, preds } if i == id => on(IsmUpdate::Chunk { first, preds }),
+                ModelResponse::IsmChunk { id: i, first, preds, deltas } if i == id => on(IsmUpdate::Chunk { first, preds, deltas }),
                 ModelResponse::IsmDone { id: i, motifs, done, cancelled } if i == id => return Ok(IsmSummary { motifs, done, cancelled }),
                 ModelResponse::Failed { id: i, error } if i == id => bail!("{error}"),
                 _ => {}

@@ -9,9 +9,11 @@ use crate::genome::bigwig::BinSummary;
 use crate::genome::motifs::Motif;
 use crate::genome::{BigWig, Fasta, Locus};
 use crate::jobs::{ModelEvent, ModelWorker};
+use crate::model::desc::BinSelect;
 use crate::model::device::device_label;
 use crate::model::engine::{ModelSpec, Precision};
 use crate::model::ism::{attributions, IsmPlan, IsmResult};
+use crate::model::service;
 use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -99,8 +101,8 @@ pub enum IsmUpdate {
     Plan { region_start: i64, seq: Vec<u8>, mutants: Vec<(u32, u8)> },
     /// the reference prediction
     Reference(Vec<f32>),
-    /// predictions for mutants `first..first + preds.len()`
-    Chunk { first: usize, preds: Vec<Vec<f32>> },
+    /// predictions and f64 deltas (alt − ref height) for mutants `first..first + preds.len()`
+    Chunk { first: usize, preds: Vec<Vec<f32>>, deltas: Vec<Vec<f64>> },
 }
 
 /// How an ISM run ended.
@@ -119,6 +121,8 @@ pub struct Predictor {
     /// per model: output index of each track
     maps: Vec<Vec<Option<usize>>>,
     motifs: Vec<Motif>,
+    /// bp summed around each peak with `bins = "center"` (the config's [eval] center_width)
+    center_width: u64,
 }
 
 impl Predictor {
@@ -130,7 +134,7 @@ impl Predictor {
         let tracks: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
         let maps = worker.models.iter().map(|i| tracks.iter().map(|t| i.target_names.iter().position(|x| x == t)).collect()).collect();
         let motifs = crate::genome::motifs::parse_meme(include_str!("../../assets/motifs/JASPAR2024_CORE_vertebrates_latest.meme")).unwrap_or_default();
-        Ok(Predictor { fasta, worker, maps, motifs })
+        Ok(Predictor { fasta, worker, maps, motifs, center_width: cfg.eval.center_width })
     }
 
     pub fn device_label(&self) -> String {
@@ -141,51 +145,48 @@ impl Predictor {
         self.maps[model].iter().map(|o| o.and_then(|o| v.get(o).copied()).unwrap_or(f32::NAN)).collect()
     }
 
-    /// One value per track for each locus (the model's window centred on it; bins summed).
+    /// One value per track for each locus: the model's height exactly as `peakscope eval` and
+    /// `predict` compute it (one prediction service: windows, views, bins, f64 sums).
     pub fn predict_tracks(&self, model: usize, loci: &[Locus]) -> Result<Vec<Vec<f32>>> {
         let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
-        let ctx = info.spec.context_length() as u64;
-        let seqs = loci
-            .iter()
-            .map(|l| {
-                let (s, e) = l.centered_window(ctx);
-                self.fasta.fetch(&l.chrom, s, e)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let out = self.worker.predict(model, seqs)?;
-        let (n, b, t) = out.dim();
-        Ok((0..n).map(|k| self.to_tracks(model, &(0..t).map(|o| (0..b).map(|bi| out[[k, bi, o]]).sum()).collect::<Vec<f32>>())).collect())
+        let h = service::peak_heights(&self.fasta, &info.geometry, loci, self.center_width, |seqs, queries| self.worker.heights(model, seqs, queries))?;
+        Ok(h.values.iter().map(|v| self.to_tracks(model, &v.iter().map(|&x| x as f32).collect::<Vec<f32>>())).collect())
     }
 
     /// ISM of the region around `locus`'s centre (at most 1000 bp, and at most the model's
-    /// window) with `model`, exactly as `peakscope ism --region` computes it: averaged
-    /// with the reverse complement when the model is (`rc = true`). Updates stream to `on`;
-    /// `cancel` stops it between batches. This is the UI's one use of the model ISM API.
+    /// window) with `model`, exactly as `peakscope ism --region` computes it: the model's own
+    /// reverse-complement and shift averaging, its height head (bins over the central
+    /// center_width bp with `bins = "center"`). Updates stream to `on`; `cancel` stops it
+    /// between batches. This is the UI's one use of the model ISM API.
     pub fn ism(&self, model: usize, locus: &Locus, cancel: Arc<AtomicBool>, mut on: impl FnMut(IsmUpdate)) -> Result<IsmSummary> {
         let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
         let span = locus.len().min(info.spec.input_length as u64).min(1000);
         let c = locus.center();
         let region = Locus::new(locus.chrom.clone(), c.saturating_sub(span / 2), c.saturating_sub(span / 2) + span);
-        let plan = Arc::new(IsmPlan::new(&self.fasta, &region, info.spec.input_length)?);
+        let mut plan = IsmPlan::new(&self.fasta, &region, info.spec.context_length())?;
+        if info.spec.height.bins == BinSelect::Center {
+            plan = plan.with_center_width(self.center_width);
+        }
+        let plan = Arc::new(plan);
         let (a, b) = plan.offset;
         on(IsmUpdate::Plan {
             region_start: plan.genomic_pos(a as u32),
             seq: plan.seq[a..b].to_vec(),
             mutants: plan.mutants.iter().map(|&(p, alt)| (p - a as u32, alt)).collect(),
         });
-        // the reference first, so deltas show while mutants stream in (a plain prediction
-        // equals ISM's reference unless the model also averages over shifts)
-        if info.spec.shifts == 0 {
-            let r = self.worker.predict(model, vec![plan.seq.clone()])?;
-            let (_, nb, nt) = r.dim();
-            on(IsmUpdate::Reference(self.to_tracks(model, &(0..nt).map(|o| (0..nb).map(|bi| r[[0, bi, o]]).sum()).collect::<Vec<f32>>())));
-        }
-        let (_, events) = self.worker.ism(model, plan.clone(), info.spec.rc, cancel)?;
+        let (_, events) = self.worker.ism(model, plan.clone(), cancel)?;
         let t = info.n_targets.max(1);
         for ev in events {
             match ev {
-                ModelEvent::IsmChunk { first, preds, .. } => {
-                    on(IsmUpdate::Chunk { first, preds: preds.chunks(t).map(|v| self.to_tracks(model, v)).collect() });
+                ModelEvent::IsmChunk { first, preds, deltas, .. } => {
+                    on(IsmUpdate::Chunk {
+                        first,
+                        preds: preds.chunks(t).map(|v| self.to_tracks(model, v)).collect(),
+                        deltas: deltas
+                            .chunks(t)
+                            .map(|v| self.maps[model].iter().map(|o| o.and_then(|o| v.get(o).copied()).unwrap_or(f64::NAN)).collect())
+                            .collect(),
+                    });
                 }
                 ModelEvent::IsmDone { result, .. } => {
                     let res = result.map_err(|e| anyhow!("ISM: {e}"))?;
@@ -193,7 +194,7 @@ impl Predictor {
                     let motifs = self.maps[model].iter().map(|o| o.and_then(|o| hot_spot_motif(&plan, &res, o, &self.motifs))).collect();
                     return Ok(IsmSummary { motifs, done: res.done, cancelled: res.cancelled });
                 }
-                ModelEvent::Predicted { .. } => {}
+                _ => {}
             }
         }
         Err(anyhow!("the model worker stopped before ISM finished"))

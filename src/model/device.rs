@@ -59,13 +59,17 @@ pub fn cuda_device_name(index: usize) -> Option<String> {
     }
     type GetProps = unsafe extern "C" fn(*mut u8, i32) -> i32;
     for sym in [c"cudaGetDeviceProperties_v2", c"cudaGetDeviceProperties"] {
+        // SAFETY: dlsym with a NUL-terminated symbol name only looks the symbol up.
         let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, sym.as_ptr()) };
         if f.is_null() {
             continue;
         }
+        // SAFETY: `f` is non-null and is the CUDA runtime's cudaGetDeviceProperties(_v2),
+        // whose C signature is `cudaError_t (cudaDeviceProp*, int)`, as GetProps declares.
         let f: GetProps = unsafe { std::mem::transmute(f) };
         // cudaDeviceProp is ~1 KiB and starts with `char name[256]`; oversize the buffer.
         let mut buf = vec![0u8; 1 << 14];
+        // SAFETY: the buffer (16 KiB) is larger than any cudaDeviceProp (about 1 KiB).
         if unsafe { f(buf.as_mut_ptr(), index as i32) } == 0 {
             let end = buf[..256].iter().position(|&b| b == 0).unwrap_or(256);
             return Some(String::from_utf8_lossy(&buf[..end]).into_owned());

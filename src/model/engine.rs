@@ -1,11 +1,17 @@
 //! Loading TorchScript models and running batches through them.
 //!
-//! Input is a (N, 4, L) one-hot float tensor in ACGT order. Outputs are normalised to
-//! (N, B, T): B output bins (1 for per-sequence models) by T targets.
-use crate::config::{ModelConfig, OutputLayout};
-use crate::genome::onehot;
-use anyhow::{anyhow, bail, Context, Result};
-use ndarray::Array3;
+//! A model is one TorchScript file, or a set of files (one per target) run as one model. Its
+//! description ([`ModelSpec`]) says how sequences are encoded (one-hot (N,4,L), channels-last
+//! (N,L,4) or int64 tokens), which zero-filled extra inputs its forward takes, and which
+//! output heads to read: the **height** (peak-level work) and optionally a **profile**
+//! (tracks). Every batch comes out as a [`HeadOut`]: the height as (N, B, T) float32 on the
+//! device (B = 1 for per-sequence heads), transformed and mapped to the reported outputs, and
+//! the profile as (N, Bp, T). Everything is checked on a dummy batch at load.
+use super::checkpoint;
+use super::desc::{shape_label, BinSelect, Dim, HeadKey, HeadPath, HeadSpec, InputKind, Layout, OutputMap, ProfileSpec, ProfileTransform};
+use crate::config::ModelConfig;
+use anyhow::{anyhow, bail, Result};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use tch::{CModule, Device, IValue, Kind, Tensor};
 
@@ -13,11 +19,24 @@ use tch::{CModule, Device, IValue, Kind, Tensor};
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
     pub name: String,
+    /// the TorchScript file (the first file of a model set)
     pub path: PathBuf,
+    /// a model set: one file per target, run as one model (empty = just `path`)
+    pub paths: Vec<PathBuf>,
     pub input_length: usize,
+    pub input: InputKind,
+    /// further forward() inputs, filled with zeros: shapes without the batch dimension
+    pub extra_inputs: Vec<Vec<Dim>>,
+    /// output names (a model set: one per file)
     pub targets: Vec<String>,
-    pub layout: OutputLayout,
-    pub bin_size: Option<u32>,
+    /// a Basenji/Enformer targets_*.txt naming the outputs
+    pub targets_file: Option<PathBuf>,
+    /// reported outputs as (track, raw output indices averaged); empty = every raw output
+    pub tracks: Vec<(String, Vec<usize>)>,
+    /// the head used for peak-level work
+    pub height: HeadSpec,
+    /// the head drawn as a track
+    pub profile: Option<ProfileSpec>,
     /// average with the reverse complement
     pub rc: bool,
     /// also average over shifts -k..=k bp
@@ -29,14 +48,42 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// A bare one-file model: one-hot input, the bare tensor output read as (N, T).
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, input_length: usize) -> Self {
+        ModelSpec {
+            name: name.into(),
+            path: path.into(),
+            paths: vec![],
+            input_length,
+            input: InputKind::OneHot,
+            extra_inputs: vec![],
+            targets: vec![],
+            targets_file: None,
+            tracks: vec![],
+            height: HeadSpec::default(),
+            profile: None,
+            rc: false,
+            shifts: 0,
+            batch_size: 64,
+            replicate_group: None,
+            optimize: true,
+        }
+    }
+
     pub fn from_config(m: &ModelConfig) -> Self {
+        let files = m.files();
         ModelSpec {
             name: m.name.clone(),
-            path: m.path.clone(),
+            path: files[0].clone(),
+            paths: if m.paths.is_empty() { vec![] } else { files },
             input_length: m.input_length as usize,
+            input: m.input,
+            extra_inputs: m.extra_inputs.clone(),
             targets: m.targets.clone(),
-            layout: m.output,
-            bin_size: m.bin_size,
+            targets_file: m.targets_file.clone(),
+            tracks: m.track_map(),
+            height: m.height_spec(),
+            profile: m.profile.clone(),
             rc: m.rc,
             shifts: m.shifts,
             batch_size: m.batch_size.unwrap_or(64),
@@ -48,6 +95,34 @@ impl ModelSpec {
     /// Sequence length each prediction needs: the input plus the shift margin on both sides.
     pub fn context_length(&self) -> usize {
         self.input_length + 2 * self.shifts as usize
+    }
+
+    /// The model's files.
+    pub fn files(&self) -> Vec<PathBuf> {
+        if self.paths.is_empty() {
+            vec![self.path.clone()]
+        } else {
+            self.paths.clone()
+        }
+    }
+
+    /// Python expression of an example input batch (for export hints).
+    pub fn example_input(&self) -> String {
+        let l = self.input_length;
+        let x = match self.input {
+            InputKind::OneHot => format!("torch.zeros(1, 4, {l})"),
+            InputKind::OneHotNlc => format!("torch.zeros(1, {l}, 4)"),
+            InputKind::Tokens => format!("torch.zeros(1, {l}, dtype=torch.long)"),
+        };
+        if self.extra_inputs.is_empty() {
+            return x;
+        }
+        let extras: Vec<String> = self
+            .extra_inputs
+            .iter()
+            .map(|s| format!("torch.zeros(1, {})", s.iter().map(|d| d.resolve(l).to_string()).collect::<Vec<_>>().join(", ")))
+            .collect();
+        format!("({x}, {})", extras.join(", "))
     }
 }
 
@@ -82,50 +157,286 @@ impl Precision {
     }
 }
 
-/// Refuse files that cannot be TorchScript before libtorch prints a C++ backtrace.
+/// Refuse files that cannot be TorchScript before libtorch prints a C++ backtrace: a
+/// `torch.save` checkpoint, an HDF5 (Keras) file, safetensors weights... each explained.
 pub fn check_torchscript_file(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let p = path.display();
-    let mut f = std::fs::File::open(path).map_err(|e| anyhow!("model {p}: cannot read it ({e})"))?;
-    let mut magic = [0u8; 4];
-    let n = f.read(&mut magic).unwrap_or(0);
-    if n < 4 || &magic != b"PK\x03\x04" {
-        bail!(
-            "model {p} is not a TorchScript file (expected the zip archive torch.jit.save writes). \
-             A state_dict or pickled nn.Module cannot be loaded: export it with \
-             `torch.jit.trace(model.eval(), torch.zeros(1, 4, L)).save(\"{p}\")`"
-        );
+    checkpoint::check_torchscript_file(path, "torch.zeros(1, 4, L)")
+}
+
+/// A libtorch error: the informative line, the whole text, and whether it is an
+/// out-of-memory error.
+#[derive(Debug, Clone)]
+pub struct TorchError {
+    pub summary: String,
+    pub full: String,
+    pub oom: bool,
+}
+
+impl TorchError {
+    pub fn new(e: &tch::TchError) -> Self {
+        let full = e.to_string();
+        TorchError { summary: summarize_torch_error(&full), oom: full.contains("out of memory") || full.contains("OutOfMemory"), full }
     }
-    Ok(())
+
+    fn msg(msg: impl Into<String>) -> Self {
+        let m = msg.into();
+        TorchError { summary: m.clone(), full: m, oom: false }
+    }
 }
 
-/// The first line of a libtorch error (the rest is a C++ backtrace).
+/// The line of a libtorch error that says what went wrong: the Python-style
+/// `SomethingError: ...` line at the end of a TorchScript interpreter traceback, else the
+/// first line (the rest is a C++ backtrace).
+pub fn summarize_torch_error(full: &str) -> String {
+    let text = full.trim_start_matches("Torch(\"").trim_start_matches("Internal torch error: ");
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let is_err = |l: &&&str| {
+        let head = l.split(':').next().unwrap_or("");
+        l.contains(": ") && (head.ends_with("Error") || head.ends_with("Exception")) && !head.contains(' ')
+    };
+    let line = lines.iter().rev().find(is_err).or(lines.first()).copied().unwrap_or("");
+    let line = line.split(" (Exception raised from").next().unwrap_or(line);
+    line.trim_end_matches("\")").to_string()
+}
+
+/// A libtorch error for the log: the whole message and TorchScript traceback, without the
+/// C++ stack frames.
+pub fn torch_log_text(full: &str) -> String {
+    full.lines().filter(|l| !l.trim_start().starts_with("frame #") && !l.starts_with("Exception raised from")).collect::<Vec<_>>().join("\n")
+}
+
+/// The first line of a libtorch error (kept for callers that format errors themselves).
 pub fn torch_msg(e: &tch::TchError) -> String {
-    let s = e.to_string();
-    let first = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-    first.trim_start_matches("Torch(\"").trim_start_matches("Internal torch error: ").to_string()
+    TorchError::new(e).summary
 }
 
-fn is_oom(e: &tch::TchError) -> bool {
-    let s = e.to_string();
-    s.contains("out of memory") || s.contains("OutOfMemory")
+pub fn kind_label(k: Kind) -> String {
+    match k {
+        Kind::Float => "float32".into(),
+        Kind::Double => "float64".into(),
+        Kind::Half => "float16".into(),
+        Kind::BFloat16 => "bfloat16".into(),
+        Kind::Int64 => "int64".into(),
+        Kind::Int => "int32".into(),
+        Kind::Bool => "bool".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
 }
 
-/// A loaded model on one device.
-pub struct Model {
-    pub spec: ModelSpec,
-    module: CModule,
-    device: Device,
-    precision: Precision,
-    n_targets: usize,
-    n_bins: usize,
-    /// current batch size (halved on CUDA out-of-memory)
-    batch_size: usize,
-    optimized: bool,
-    /// traced convolutions rewritten to follow the runtime cuDNN switches (CUDA)
-    convs_rewritten: usize,
-    /// CPU replicas for data-parallel batches, loaded on first use
-    replicas: Vec<Model>,
+/// A compact description of a (nested) model output, e.g.
+/// `tuple of 2: [0] (2, 1, 1000) float32, [1] (2, 1) float32`.
+pub fn describe_output(v: &IValue) -> String {
+    fn tensor(t: &Tensor) -> String {
+        let dims: Vec<String> = t.size().iter().map(|d| d.to_string()).collect();
+        format!("({}) {}", dims.join(", "), kind_label(t.kind()))
+    }
+    fn go(v: &IValue) -> String {
+        match v {
+            IValue::Tensor(t) => format!("tensor {}", tensor(t)),
+            IValue::Tuple(items) | IValue::GenericList(items) => {
+                let what = if matches!(v, IValue::Tuple(_)) { "tuple" } else { "list" };
+                let inner: Vec<String> = items.iter().enumerate().map(|(i, x)| format!("[{i}] {}", go(x).trim_start_matches("tensor "))).collect();
+                format!("{what} of {}: {}", items.len(), inner.join(", "))
+            }
+            IValue::TensorList(ts) => {
+                let inner: Vec<String> = ts.iter().enumerate().map(|(i, t)| format!("[{i}] {}", tensor(t))).collect();
+                format!("list of {}: {}", ts.len(), inner.join(", "))
+            }
+            IValue::GenericDict(kv) => {
+                let inner: Vec<String> = kv.iter().map(|(k, x)| format!("{}: {}", key_label(k), go(x).trim_start_matches("tensor "))).collect();
+                format!("dict with keys {}: {}", kv.iter().map(|(k, _)| key_label(k)).collect::<Vec<_>>().join(", "), inner.join(", "))
+            }
+            other => ivalue_kind(other).to_string(),
+        }
+    }
+    go(v)
+}
+
+fn key_label(k: &IValue) -> String {
+    match k {
+        IValue::String(s) => format!("\"{s}\""),
+        IValue::Int(i) => i.to_string(),
+        other => ivalue_kind(other).into(),
+    }
+}
+
+fn ivalue_kind(v: &IValue) -> &'static str {
+    match v {
+        IValue::None => "None",
+        IValue::Tensor(_) => "a tensor",
+        IValue::Double(_) | IValue::Int(_) | IValue::Bool(_) => "a number",
+        IValue::String(_) => "a string",
+        IValue::GenericDict(_) => "a dict",
+        IValue::Tuple(_) => "a tuple",
+        IValue::GenericList(_) | IValue::TensorList(_) => "a list",
+        _ => "a non-tensor value",
+    }
+}
+
+/// Every tensor in an output with its path, shape and dtype.
+pub fn output_leaves(v: &IValue) -> Vec<(HeadPath, Vec<i64>, Kind)> {
+    fn go(v: &IValue, path: &mut Vec<HeadKey>, out: &mut Vec<(HeadPath, Vec<i64>, Kind)>) {
+        match v {
+            IValue::Tensor(t) => out.push((HeadPath(path.clone()), t.size(), t.kind())),
+            IValue::Tuple(items) | IValue::GenericList(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    path.push(HeadKey::Index(i));
+                    go(x, path, out);
+                    path.pop();
+                }
+            }
+            IValue::TensorList(ts) => {
+                for (i, t) in ts.iter().enumerate() {
+                    path.push(HeadKey::Index(i));
+                    out.push((HeadPath(path.clone()), t.size(), t.kind()));
+                    path.pop();
+                }
+            }
+            IValue::GenericDict(kv) => {
+                for (k, x) in kv {
+                    path.push(match k {
+                        IValue::String(s) => HeadKey::Key(s.clone()),
+                        IValue::Int(i) => HeadKey::Index(*i as usize),
+                        _ => continue,
+                    });
+                    go(x, path, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    go(v, &mut Vec::new(), &mut out);
+    out
+}
+
+/// Follow `path` into an output. Errors say what the output is and how to choose.
+pub fn select_head<'a>(v: &'a IValue, path: &HeadPath, role: &str) -> std::result::Result<&'a Tensor, String> {
+    let mut cur = v;
+    for (depth, key) in path.0.iter().enumerate() {
+        let here = if depth == 0 { "the output".to_string() } else { format!("head {}", HeadPath(path.0[..depth].to_vec()).toml()) };
+        cur = match (cur, key) {
+            (IValue::Tuple(items) | IValue::GenericList(items), HeadKey::Index(i)) => items.get(*i).ok_or_else(|| {
+                format!(
+                    "{here} is a {} of {} ({}): index {i} is out of range",
+                    if matches!(cur, IValue::Tuple(_)) { "tuple" } else { "list" },
+                    items.len(),
+                    describe_output(cur)
+                )
+            })?,
+            (IValue::TensorList(ts), HeadKey::Index(i)) => {
+                return ts.get(*i).ok_or_else(|| format!("{here} is a list of {} tensors: index {i} is out of range", ts.len()));
+            }
+            (IValue::GenericDict(kv), key) => {
+                let want = match key {
+                    HeadKey::Key(k) => k.clone(),
+                    HeadKey::Index(i) => i.to_string(),
+                };
+                kv.iter()
+                    .find(|(k, _)| match (k, key) {
+                        (IValue::String(s), _) => *s == want,
+                        (IValue::Int(n), HeadKey::Index(i)) => *n as usize == *i,
+                        _ => false,
+                    })
+                    .map(|(_, x)| x)
+                    .ok_or_else(|| {
+                        format!("{here} is a dict without key {key}; its keys are {}", kv.iter().map(|(k, _)| key_label(k)).collect::<Vec<_>>().join(", "))
+                    })?
+            }
+            (IValue::Tuple(_) | IValue::GenericList(_) | IValue::TensorList(_), HeadKey::Key(k)) => {
+                return Err(format!("{here} is {} ({}), indexed by number, not by key \"{k}\"", ivalue_kind(cur), describe_output(cur)));
+            }
+            (other, _) => return Err(format!("{here} is {}, so head {} cannot go into it", describe_output(other), path.toml())),
+        };
+    }
+    let what = if path.is_bare() { "the model's output".to_string() } else { format!("head {}", path.toml()) };
+    let flag = |example: &str| format!("choose one with [models.{role}] head = {example} (CLI: --{role}-head {})", example.trim_matches('"'));
+    let listing = |d: String| d.split_once(": ").map(|(_, rest)| rest.to_string()).unwrap_or(d);
+    match cur {
+        IValue::Tensor(t) => Ok(t),
+        IValue::Tuple(items) | IValue::GenericList(items) => Err(format!(
+            "{what} is a {} of {}: {}. peakscope never guesses which element to use: {}{}",
+            if matches!(cur, IValue::Tuple(_)) { "tuple" } else { "list" },
+            items.len(),
+            listing(describe_output(cur)),
+            flag("<index>"),
+            if role == "height" { " (ChromBPNet/BPNet: head = 1, the log counts, with transform = \"exp\"; the profile is head 0)" } else { "" }
+        )),
+        IValue::TensorList(ts) => Err(format!("{what} is a list of {} tensors: {}. {}", ts.len(), listing(describe_output(cur)), flag("<index>"))),
+        IValue::GenericDict(kv) => {
+            Err(format!("{what} is a dict: {}. {}", listing(describe_output(cur)), flag(&kv.first().map(|(k, _)| key_label(k)).unwrap_or_default())))
+        }
+        other => Err(format!("the selected output is {}, not a tensor", ivalue_kind(other))),
+    }
+}
+
+/// A head's geometry, found on the dummy batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadGeom {
+    pub layout: Layout,
+    /// output bins (1 for scalar heads)
+    pub bins: usize,
+    /// bp per bin (the input length for scalar heads)
+    pub bin_size: u32,
+    /// outputs (targets) per model file
+    pub targets: usize,
+}
+
+impl HeadGeom {
+    /// Bases covered by the output bins (assumed centred in the input).
+    pub fn span(&self) -> u64 {
+        self.bins as u64 * self.bin_size as u64
+    }
+}
+
+/// Read a head tensor as (N, B, T) float32.
+fn normalise(t: &Tensor, layout: Layout) -> Tensor {
+    let t = t.to_kind(Kind::Float);
+    match (layout, t.dim()) {
+        (Layout::Scalar, 1) => t.unsqueeze(1).unsqueeze(1),
+        (Layout::Scalar, _) => t.unsqueeze(1),
+        (Layout::Bins, _) => t.unsqueeze(2),
+        (Layout::BinsTargets, _) => t,
+        (Layout::TargetsBins, _) => t.transpose(1, 2),
+    }
+}
+
+/// One batch's heads: the height (N, B, T) and the profile (N, Bp, T), float32 on the device.
+pub struct HeadOut {
+    pub height: Tensor,
+    pub profile: Option<Tensor>,
+}
+
+/// The reported outputs as an index selection and an averaging matrix (None = identity).
+struct Mapping {
+    used: Tensor,
+    weights: Tensor,
+}
+
+impl Mapping {
+    fn new(map: &OutputMap, n_raw: usize, device: Device) -> Option<Mapping> {
+        if map.is_identity(n_raw) {
+            return None;
+        }
+        let mut used: Vec<usize> = map.outputs.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        used.sort_unstable();
+        used.dedup();
+        let mut w = vec![0f32; used.len() * map.len()];
+        for (j, (_, idx)) in map.outputs.iter().enumerate() {
+            for i in idx {
+                let u = used.binary_search(i).unwrap();
+                w[u * map.len() + j] += 1.0 / idx.len() as f32;
+            }
+        }
+        let used_t = Tensor::from_slice(&used.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
+        let weights = Tensor::from_slice(&w).reshape([used.len() as i64, map.len() as i64]).to_device(device);
+        Some(Mapping { used: used_t, weights })
+    }
+
+    fn apply(&self, t: &Tensor) -> Tensor {
+        t.index_select(2, &self.used).matmul(&self.weights)
+    }
 }
 
 fn available_cores() -> usize {
@@ -141,92 +452,307 @@ pub fn cpu_workers() -> usize {
     }
 }
 
+/// A loaded model on one device.
+pub struct Model {
+    pub spec: ModelSpec,
+    /// one module per file (a model set has several)
+    modules: Vec<CModule>,
+    device: Device,
+    precision: Precision,
+    /// dtype of the model's floating inputs (its parameters' dtype)
+    input_kind: Kind,
+    height: HeadGeom,
+    profile: Option<HeadGeom>,
+    outputs: OutputMap,
+    mapping: Option<Mapping>,
+    /// current batch size (halved on CUDA out-of-memory)
+    batch_size: usize,
+    /// batches hold whole groups of this many rows (ISM: a mutant's views)
+    granule: usize,
+    optimized: bool,
+    /// traced convolutions rewritten to follow the runtime cuDNN switches (CUDA)
+    convs_rewritten: usize,
+    /// predicted values that were NaN or infinite since the last [`Model::take_non_finite`]
+    non_finite: Cell<u64>,
+    /// the output structure on the dummy batch (first file)
+    output_desc: String,
+    /// parameters over every file
+    n_parameters: usize,
+    /// CPU replicas for data-parallel batches, loaded on first use
+    replicas: Vec<Model>,
+}
+
+struct ForwardError {
+    oom: bool,
+    msg: String,
+}
+
+impl From<TorchError> for ForwardError {
+    fn from(e: TorchError) -> Self {
+        ForwardError { oom: e.oom, msg: e.summary }
+    }
+}
+
+/// Fix hints for a forward that failed on the dummy batch.
+fn forward_hint(summary: &str, spec: &ModelSpec) -> String {
+    let s = summary.to_ascii_lowercase();
+    if s.contains("missing value for argument") || s.contains("missing") && s.contains("argument") {
+        return "its forward() takes more inputs than the sequence: declare them, filled with zeros, with extra_inputs (BPNet control tracks: \
+                extra_inputs = [[2, \"L\"]], CLI --extra-input 2,L)"
+            .into();
+    }
+    if s.contains("expected at most") || s.contains("too many positional") {
+        return "its forward() takes fewer inputs than declared: remove extra_inputs".into();
+    }
+    if s.contains("channels") || s.contains("shape") || s.contains("size") || s.contains("dimension") || s.contains("expected scalar type") {
+        return format!(
+            "is input = \"{}\" right (onehot (N,4,L), onehot-nlc (N,L,4), tokens (N,L)) and input_length = {}? `peakscope inspect-model {}` tries them",
+            spec.input.label(),
+            spec.input_length,
+            spec.path.display()
+        );
+    }
+    format!("is input_length = {} right for this model? `peakscope inspect-model {}` probes the file", spec.input_length, spec.path.display())
+}
+
+/// Check a head tensor from the dummy batch of 2 against its declared layout.
+fn check_head(t: &Tensor, layout: Layout, bin_size: u32, input_length: usize, what: &str, role: &str) -> Result<HeadGeom> {
+    let shape = t.size();
+    let fix_layout = |guess: &str| format!("declare its layout ([models.{role}] layout = \"...\", CLI --{role}-layout){guess}");
+    if shape.first() != Some(&2) {
+        bail!("{what} has shape {shape:?} on a batch of 2: its first dimension should be the batch. Is this the right head?");
+    }
+    if !t.is_floating_point() {
+        bail!("{what} is {} (shape {shape:?}), not floating point: is this the right head?", kind_label(t.kind()));
+    }
+    let rank = shape.len();
+    let want = layout.rank();
+    let ok_rank = rank == want || (layout == Layout::Scalar && rank == 1);
+    if !ok_rank {
+        let guess = match shape.as_slice() {
+            [_, a, b] if *a <= 8 && *b > 8 => format!(": it looks like (N, T, B) with T = {a}, B = {b} (layout = \"targets-bins\")"),
+            [_, a, b] if *b <= 8 && *a > 8 => format!(": it looks like (N, B, T) with B = {a}, T = {b} (layout = \"bins-targets\")"),
+            [_, _, _] => ": it is (N, B, T) or (N, T, B) (layout = \"bins-targets\" or \"targets-bins\")".into(),
+            [_, b] if *b > 8 => format!(": (N, {b}) is either {b} targets (scalar) or a {b}-bin profile (layout = \"bins\")"),
+            _ => String::new(),
+        };
+        bail!("{what} has shape {shape:?} but layout {} expects {} ({want} dimensions): {}", layout.label(), layout.shape(), fix_layout(&guess));
+    }
+    let (bins, targets) = match (layout, shape.as_slice()) {
+        (Layout::Scalar, [_]) => (1, 1),
+        (Layout::Scalar, [_, t]) => (1, *t),
+        (Layout::Bins, [_, b]) => (*b, 1),
+        (Layout::BinsTargets, [_, b, t]) => (*b, *t),
+        (Layout::TargetsBins, [_, t, b]) => (*b, *t),
+        _ => unreachable!(),
+    };
+    if targets == 0 {
+        bail!("{what} has shape {shape:?}: 0 targets. Is this the right head and layout ({})?", layout.shape());
+    }
+    if bins == 0 {
+        bail!(
+            "{what} has shape {shape:?}: 0 output bins at input_length {input_length}. The model needs a longer input: is input_length right \
+             (e.g. 2114 for ChromBPNet)? `peakscope inspect-model` probes the file"
+        );
+    }
+    let bin_size = if layout.is_binned() { bin_size } else { input_length as u32 };
+    if layout.is_binned() && bins as u64 * bin_size as u64 > input_length as u64 {
+        let swapped = match layout {
+            Layout::BinsTargets if (targets as u64) * bin_size as u64 <= input_length as u64 => " The other reading fits: layout = \"targets-bins\"?",
+            Layout::TargetsBins if (targets as u64) * bin_size as u64 <= input_length as u64 => " The other reading fits: layout = \"bins-targets\"?",
+            _ => "",
+        };
+        bail!(
+            "{what} has shape {shape:?}: read as {} that is {bins} bins × {bin_size} bp = {} bp, more than the {input_length} bp input. \
+             The layout, bin_size or input_length is wrong.{swapped}",
+            layout.shape(),
+            bins as u64 * bin_size as u64
+        );
+    }
+    Ok(HeadGeom { layout, bins: bins as usize, bin_size, targets: targets as usize })
+}
+
 impl Model {
-    /// Load a TorchScript file on `device`, switch it to eval mode, and check its output
-    /// shape on a dummy batch against the declared layout. On CUDA the module is also
-    /// optimised for inference (see [`Model::load_with`]).
+    /// Load a model on `device`, switch it to eval mode, and check it on a dummy batch
+    /// against its description. On CUDA the module is also optimised for inference (see
+    /// [`Model::load_with`]).
     pub fn load(spec: ModelSpec, device: Device, precision: Precision) -> Result<Model> {
         let optimize = spec.optimize && device.is_cuda();
         Self::load_with(spec, device, precision, optimize)
     }
 
-    /// As [`Model::load`]; with `optimize`, the module is frozen and optimised for
-    /// inference (batch norm folded into convolutions etc.) and kept only if it agrees with
-    /// the original on a random batch (≤ 1e-4 relative), else the original is used.
+    /// As [`Model::load`]; with `optimize`, each module is frozen and optimised for inference
+    /// (batch norm folded into convolutions etc.) and kept only if it agrees with the original
+    /// on a random batch (≤ 1e-4 relative), else the original is used.
     pub fn load_with(spec: ModelSpec, device: Device, precision: Precision, optimize: bool) -> Result<Model> {
-        check_torchscript_file(&spec.path)?;
+        if spec.input_length == 0 {
+            bail!("model {}: input_length must be > 0", spec.name);
+        }
+        let example = spec.example_input();
+        for f in spec.files() {
+            checkpoint::check_torchscript_file(&f, &example)?;
+        }
         if precision != Precision::F32 && !device.is_cuda() {
             bail!("--precision {} needs a CUDA device; on CPU use fp32", precision.label());
         }
         if spec.batch_size == 0 {
             bail!("model {}: batch size must be > 0", spec.name);
         }
-        let p = spec.path.display().to_string();
-        // On CUDA, load a copy whose traced convolutions honour this process's TF32 and
-        // benchmark switches (see `runtime_conv_copy`); on the CPU they make no difference.
-        let (rewritten, convs_rewritten, rewrite_error) = match device.is_cuda().then(|| runtime_conv_copy(&spec.path)) {
-            Some(Ok((copy, n))) => (copy, n, None),
-            Some(Err(e)) => (None, 0, Some(e)),
-            None => (None, 0, None),
-        };
-        let source = rewritten.as_deref().unwrap_or(&spec.path).to_path_buf();
-        let mut module = CModule::load_on_device(&source, device).map_err(|e| anyhow!("model {p}: libtorch could not load it: {}", torch_msg(&e)))?;
-        if let Some(e) = rewrite_error {
-            tracing::info!("model {p}: its traced convolutions keep the TF32 setting they were traced with ({e:#})");
+        let mut modules = Vec::new();
+        let mut sources = Vec::new();
+        let mut convs_rewritten = 0;
+        for f in spec.files() {
+            let p = f.display().to_string();
+            // On CUDA, load a copy whose traced convolutions honour this process's TF32 and
+            // benchmark switches (see `runtime_conv_copy`); on the CPU they make no difference.
+            let (rewritten, n, rewrite_error) = match device.is_cuda().then(|| runtime_conv_copy(&f)) {
+                Some(Ok((copy, n))) => (copy, n, None),
+                Some(Err(e)) => (None, 0, Some(e)),
+                None => (None, 0, None),
+            };
+            convs_rewritten += n;
+            let source = rewritten.as_deref().unwrap_or(&f).to_path_buf();
+            let mut module = CModule::load_on_device(&source, device).map_err(|e| {
+                let te = TorchError::new(&e);
+                tracing::info!("model {p}: libtorch's full message:\n{}", torch_log_text(&te.full));
+                anyhow!("model {p}: libtorch could not load it: {}", te.summary)
+            })?;
+            if let Some(e) = rewrite_error {
+                tracing::info!("model {p}: its traced convolutions keep the TF32 setting they were traced with ({e:#})");
+            }
+            module.set_eval();
+            modules.push(module);
+            sources.push((source, rewritten));
         }
-        module.set_eval();
+        let input_kind = match modules[0].named_parameters() {
+            Ok(ps) => ps.iter().map(|(_, t)| t.kind()).find(|k| matches!(k, Kind::Double | Kind::Half | Kind::BFloat16 | Kind::Float)).unwrap_or(Kind::Float),
+            Err(_) => Kind::Float,
+        };
         let mut m = Model {
-            n_targets: 0,
-            n_bins: 1,
+            height: HeadGeom { layout: Layout::Scalar, bins: 1, bin_size: spec.input_length as u32, targets: 0 },
+            profile: None,
+            outputs: OutputMap { outputs: vec![] },
+            mapping: None,
             batch_size: spec.batch_size,
-            module,
+            granule: 1,
+            modules,
             device,
             precision,
+            input_kind,
             spec,
             optimized: false,
             convs_rewritten,
+            non_finite: Cell::new(0),
+            output_desc: String::new(),
+            n_parameters: 0,
             replicas: Vec::new(),
         };
-        let _g = tch::no_grad_guard();
-        let l = m.spec.input_length;
-        let dummy = Tensor::zeros([2, 4, l as i64], (Kind::Float, device));
-        let out = m.raw_forward(&dummy).map_err(|e| {
-            anyhow!(
-                "model {p} failed on a dummy batch of shape (2, 4, {l}): {}. Is input_length = {l} right for this model, and does it take one-hot (N, 4, L) input?",
-                e.msg
-            )
-        })?;
-        let shape = out.size();
-        let expect = match m.spec.layout {
-            OutputLayout::Scalar => "(N, T)",
-            OutputLayout::BinsTargets => "(N, B, T)",
-            OutputLayout::TargetsBins => "(N, T, B)",
-        };
-        let (bins, targets) = match (m.spec.layout, shape.as_slice()) {
-            (OutputLayout::Scalar, [2, t]) => (1, *t),
-            (OutputLayout::BinsTargets, [2, b, t]) => (*b, *t),
-            (OutputLayout::TargetsBins, [2, t, b]) => (*b, *t),
-            _ => bail!(
-                "model {p}: output shape {shape:?} on a batch of 2 does not match the declared layout {:?}: expected {expect}. \
-                 Declare the layout (config `output = \"scalar\" | \"bins_targets\" | \"targets_bins\"`, or --output-layout)",
-                m.spec.layout
-            ),
-        };
-        if m.spec.targets.len() > targets as usize {
-            bail!("model {p}: {} target names given ({}) but the model has {targets} output(s)", m.spec.targets.len(), m.spec.targets.join(","));
-        }
-        m.n_targets = targets as usize;
-        m.n_bins = bins as usize;
+        m.n_parameters = m.modules.iter().map(|md| md.named_parameters().map(|ps| ps.iter().map(|(_, t)| t.numel()).sum::<usize>()).unwrap_or(0)).sum();
+        m.check_on_dummy_batch()?;
         if device.is_cuda() {
             set_tf32(precision == Precision::TF32);
         }
         if optimize {
-            m.try_optimize(&source);
+            for (i, (source, _)) in sources.iter().enumerate() {
+                m.try_optimize(i, source);
+            }
         }
         Ok(m)
     }
 
-    fn try_optimize(&mut self, source: &Path) {
+    /// Run a dummy batch of 2 and check every head against the description: layouts, bins ×
+    /// bin size against the input length, target names, a targets file, the track mapping.
+    fn check_on_dummy_batch(&mut self) -> Result<()> {
+        let _g = tch::no_grad_guard();
+        let spec = self.spec.clone();
+        let l = spec.input_length;
+        let dummy = Tensor::zeros([2, 4, l as i64], (Kind::Float, self.device));
+        let mut height: Option<HeadGeom> = None;
+        let mut profile: Option<HeadGeom> = None;
+        let mut raw_targets = Vec::new();
+        let mut non_finite = 0i64;
+        for (i, f) in spec.files().iter().enumerate() {
+            let p = f.display();
+            let out = self.member_forward(i, &dummy).map_err(|e| {
+                tracing::info!("model {p}: libtorch's full message:\n{}", torch_log_text(&e.full));
+                let extras = if spec.extra_inputs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with extra input(s) {}", spec.extra_inputs.iter().map(|s| shape_label(s)).collect::<Vec<_>>().join(", "))
+                };
+                anyhow!(
+                    "model {p} failed on a dummy batch of shape {}{extras}: {}. Fix: {}",
+                    spec.input.shape(2, l),
+                    e.summary,
+                    forward_hint(&e.summary, &spec)
+                )
+            })?;
+            if i == 0 {
+                self.output_desc = describe_output(&out);
+            }
+            let ht = select_head(&out, &spec.height.head, "height").map_err(|e| anyhow!("model {p}: {e}"))?;
+            let what = format!("model {p}: {} (height)", spec.height.head);
+            let hg = check_head(ht, spec.height.layout, spec.height.bin_size.unwrap_or(1), l, &what, "height")?;
+            non_finite += i64::try_from(ht.isfinite().logical_not().sum(Kind::Int64)).unwrap_or(0);
+            if let Some(h0) = height {
+                if h0.bins != hg.bins {
+                    bail!("model set {}: {} gives {} bins but the first file gives {}: a set's files must share one geometry", spec.name, p, hg.bins, h0.bins);
+                }
+            }
+            raw_targets.push(hg.targets);
+            height = Some(hg);
+            if let Some(ps) = &spec.profile {
+                let pt = select_head(&out, &ps.head, "profile").map_err(|e| anyhow!("model {p}: {e}"))?;
+                let what = format!("model {p}: {} (profile)", ps.head);
+                let pg = check_head(pt, ps.layout, ps.bin_size(), l, &what, "profile")?;
+                if pg.targets != hg.targets && hg.targets != 1 {
+                    bail!(
+                        "model {p}: the profile head has {} target(s) but the height head has {}: they must match (or the height must have one target, \
+                         whose profile strands are summed)",
+                        pg.targets,
+                        hg.targets
+                    );
+                }
+                profile = Some(pg);
+            }
+        }
+        let height = height.expect("at least one file");
+        if height.layout.is_binned() && spec.height.bins == BinSelect::Center && height.bins < 2 {
+            tracing::info!("model {}: bins = \"center\" on a head with one bin is the same as bins = \"all\"", spec.name);
+        }
+        // names of the raw outputs, then the reported outputs
+        let total: usize = raw_targets.iter().sum();
+        let names: Vec<String> = if let Some(tf) = &spec.targets_file {
+            let rows = super::desc::read_targets_file(tf)?;
+            if rows.len() != total {
+                bail!("model {}: targets file {} names {} outputs but the height head has {total}", spec.name, tf.display(), rows.len());
+            }
+            rows.into_iter().map(|(id, d)| if d.is_empty() { id } else { d }).collect()
+        } else if !spec.paths.is_empty() {
+            let mut v = Vec::new();
+            for (k, &n) in raw_targets.iter().enumerate() {
+                let base = spec.targets.get(k).cloned().unwrap_or_else(|| format!("m{k}"));
+                if n == 1 {
+                    v.push(base);
+                } else {
+                    v.extend((0..n).map(|i| format!("{base}:{i}")));
+                }
+            }
+            v
+        } else {
+            spec.targets.clone()
+        };
+        self.outputs = OutputMap::build(total, &names, &spec.tracks, &spec.name)?;
+        self.mapping = Mapping::new(&self.outputs, total, self.device);
+        self.height = HeadGeom { targets: total, ..height };
+        self.profile = profile;
+        if non_finite > 0 {
+            tracing::warn!("model {}: {non_finite} value(s) of the height head are NaN or infinite on an all-N dummy batch", spec.name);
+        }
+        Ok(())
+    }
+
+    fn try_optimize(&mut self, member: usize, source: &Path) {
         let name = self.spec.name.clone();
         let attempt = || -> Result<CModule> {
             let tmp = optimized_copy(source, self.device)?;
@@ -237,19 +763,30 @@ impl Model {
             let l = self.spec.input_length as i64;
             let idx = Tensor::randint(4, [8, l], (Kind::Int64, self.device));
             let x = idx.one_hot(4).permute([0, 2, 1]).to_kind(Kind::Float);
-            let a = first_tensor(self.module.forward_is(&[IValue::Tensor(x.shallow_clone())]).map_err(|e| anyhow!(torch_msg(&e)))?)?;
-            let b = first_tensor(opt.forward_is(&[IValue::Tensor(x)]).map_err(|e| anyhow!(torch_msg(&e)))?)?;
-            let scale = a.abs().max().double_value(&[]).max(1e-6);
-            let diff = (a - b).abs().max().double_value(&[]) / scale;
+            let a = self.member_forward(member, &x).map_err(|e| anyhow!(e.summary))?;
+            let inputs = self.inputs(&x);
+            let b = opt.forward_is(&inputs).map_err(|e| anyhow!(torch_msg(&e)))?;
+            let (la, lb) = (leaf_tensors(&a), leaf_tensors(&b));
+            if la.len() != lb.len() {
+                bail!("optimised module returns a different structure");
+            }
             let tolerance = if self.precision == Precision::TF32 { 1e-2 } else { 1e-4 };
-            if diff > tolerance {
-                bail!("optimised module differs from the original by {diff:.2e} (relative)");
+            for (a, b) in la.iter().zip(&lb) {
+                if a.size() != b.size() {
+                    bail!("optimised module returns other shapes");
+                }
+                let a = a.to_kind(Kind::Float);
+                let scale = a.abs().max().double_value(&[]).max(1e-6);
+                let diff = (a - b.to_kind(Kind::Float)).abs().max().double_value(&[]) / scale;
+                if diff.is_nan() || diff > tolerance {
+                    bail!("optimised module differs from the original by {diff:.2e} (relative)");
+                }
             }
             Ok(opt)
         };
         match attempt() {
             Ok(opt) => {
-                self.module = opt;
+                self.modules[member] = opt;
                 self.optimized = true;
             }
             Err(e) => tracing::info!("model {name}: running unoptimised ({e:#})"),
@@ -266,12 +803,27 @@ impl Model {
         self.convs_rewritten
     }
 
+    /// Reported outputs (after the track mapping).
     pub fn n_targets(&self) -> usize {
-        self.n_targets
+        self.outputs.len()
     }
 
+    /// Bins of the height head (1 for per-sequence heads).
     pub fn n_bins(&self) -> usize {
-        self.n_bins
+        self.height.bins
+    }
+
+    /// The height head's geometry (its `targets` are raw outputs per file, summed over a set).
+    pub fn height_geom(&self) -> HeadGeom {
+        self.height
+    }
+
+    pub fn profile_geom(&self) -> Option<HeadGeom> {
+        self.profile
+    }
+
+    pub fn outputs(&self) -> &OutputMap {
+        &self.outputs
     }
 
     pub fn device(&self) -> Device {
@@ -290,48 +842,134 @@ impl Model {
         self.batch_size = b.max(1);
     }
 
-    pub fn target_names(&self) -> Vec<String> {
-        (0..self.n_targets).map(|i| self.spec.targets.get(i).cloned().unwrap_or_else(|| format!("t{i}"))).collect()
+    /// Keep batches to whole groups of `g` rows (also when halving on out-of-memory).
+    pub fn set_granule(&mut self, g: usize) {
+        self.granule = g.max(1);
     }
 
-    /// Forward one batch already on the device; returns the model's tensor as it comes.
-    fn raw_forward(&self, x: &Tensor) -> std::result::Result<Tensor, ForwardError> {
+    pub fn target_names(&self) -> Vec<String> {
+        self.outputs.names()
+    }
+
+    /// The output structure seen on the dummy batch of 2 (first file).
+    pub fn output_description(&self) -> &str {
+        &self.output_desc
+    }
+
+    /// Parameters over every file (0 for frozen modules, whose weights are constants).
+    pub fn parameter_count(&self) -> usize {
+        self.n_parameters
+    }
+
+    /// The dtype the model's floating inputs are given in (its parameters').
+    pub fn input_dtype(&self) -> String {
+        kind_label(self.input_kind)
+    }
+
+    /// The (first) TorchScript module, for crate-internal fast paths.
+    #[allow(dead_code)] // kept for the fast ISM path
+    pub(crate) fn module(&self) -> &CModule {
+        &self.modules[0]
+    }
+
+    /// NaN or infinite predicted values counted since the last call (also in CPU replicas).
+    pub fn take_non_finite(&mut self) -> u64 {
+        let mut n = self.non_finite.replace(0);
+        for r in &mut self.replicas {
+            n += r.non_finite.replace(0);
+        }
+        n
+    }
+
+    /// The model's inputs for a one-hot batch (N, 4, L) on the device: the sequence in the
+    /// declared encoding and dtype, then the zero-filled extra inputs.
+    fn inputs(&self, onehot: &Tensor) -> Vec<IValue> {
+        let n = onehot.size()[0];
+        let l = onehot.size()[2] as usize;
+        let x = match self.spec.input {
+            InputKind::OneHot => onehot.to_kind(self.input_kind),
+            InputKind::OneHotNlc => onehot.permute([0, 2, 1]).contiguous().to_kind(self.input_kind),
+            InputKind::Tokens => {
+                // A C G T → 0 1 2 3 (argmax over the channels), all-zero columns (N) → 4
+                let weights = Tensor::from_slice(&[0f32, 1.0, 2.0, 3.0]).to_device(onehot.device()).reshape([1, 4, 1]);
+                let idx = (onehot * weights).sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+                let any = onehot.sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+                (idx + (any.ones_like() - any) * 4.0).round().to_kind(Kind::Int64)
+            }
+        };
+        let mut v = vec![IValue::Tensor(x)];
+        for shape in &self.spec.extra_inputs {
+            let mut dims = vec![n];
+            dims.extend(shape.iter().map(|d| d.resolve(l)));
+            v.push(IValue::Tensor(Tensor::zeros(dims.as_slice(), (self.input_kind, onehot.device()))));
+        }
+        v
+    }
+
+    /// Forward one model file on a one-hot batch already on the device.
+    fn member_forward(&self, member: usize, onehot: &Tensor) -> std::result::Result<IValue, TorchError> {
         let _autocast = match self.precision {
             Precision::F32 | Precision::TF32 => None,
-            p => Some(AutocastGuard::enter(p).map_err(|msg| ForwardError { oom: false, msg })?),
+            p => Some(AutocastGuard::enter(p).map_err(TorchError::msg)?),
         };
-        let out = self.module.forward_is(&[IValue::Tensor(x.shallow_clone())]).map_err(|e| ForwardError { oom: is_oom(&e), msg: torch_msg(&e) })?;
-        first_tensor(out).map_err(|e| ForwardError { oom: false, msg: e.to_string() })
+        let inputs = self.inputs(onehot);
+        self.modules[member].forward_is(&inputs).map_err(|e| TorchError::new(&e))
     }
 
-    /// Normalise a raw output to (N, B, T) float32 on the device.
-    fn normalise(&self, out: Tensor, n: i64) -> Result<Tensor> {
-        let out = out.to_kind(Kind::Float);
-        let out = match self.spec.layout {
-            OutputLayout::Scalar => out.reshape([n, 1, self.n_targets as i64]),
-            OutputLayout::BinsTargets => out,
-            OutputLayout::TargetsBins => out.transpose(1, 2),
-        };
-        let s = out.size();
-        if s != [n, self.n_bins as i64, self.n_targets as i64] {
-            bail!("model {}: output shape changed between batches: {s:?}", self.spec.name);
+    /// One batch through every file: the heads, transformed, finished and mapped.
+    fn run_heads(&self, onehot: &Tensor) -> std::result::Result<HeadOut, ForwardError> {
+        let n = onehot.size()[0];
+        let mut heights = Vec::with_capacity(self.modules.len());
+        let mut profiles = Vec::new();
+        for i in 0..self.modules.len() {
+            let out = self.member_forward(i, onehot)?;
+            let ht = select_head(&out, &self.spec.height.head, "height").map_err(TorchError::msg)?;
+            let h = self.spec.height.transform.apply(normalise(ht, self.height.layout));
+            let s = h.size();
+            if s[0] != n || s[1] != self.height.bins as i64 {
+                return Err(TorchError::msg(format!("model {}: height head shape changed between batches: {:?}", self.spec.name, ht.size())).into());
+            }
+            if let (Some(ps), Some(pg)) = (&self.spec.profile, &self.profile) {
+                let pt = select_head(&out, &ps.head, "profile").map_err(TorchError::msg)?;
+                let p = normalise(pt, pg.layout);
+                if p.size()[1] != pg.bins as i64 {
+                    return Err(TorchError::msg(format!("model {}: profile head shape changed between batches: {:?}", self.spec.name, pt.size())).into());
+                }
+                profiles.push(finish_profile(p, &h, ps.transform));
+            }
+            heights.push(h);
         }
-        Ok(out)
+        let cat = |v: Vec<Tensor>| if v.len() == 1 { v.into_iter().next().unwrap() } else { Tensor::cat(&v, 2) };
+        let map = |t: Tensor| match &self.mapping {
+            Some(m) => m.apply(&t),
+            None => t,
+        };
+        let height = map(cat(heights));
+        let bad = i64::try_from(height.isfinite().logical_not().sum(Kind::Int64)).unwrap_or(0);
+        if bad > 0 {
+            self.non_finite.set(self.non_finite.get() + bad as u64);
+        }
+        let profile = (!profiles.is_empty()).then(|| map(cat(profiles)));
+        Ok(HeadOut { height, profile })
     }
 
-    /// Forward a device batch (N, 4, L) and return (N, B, T) float32 on the device.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// Forward a device batch of one-hot sequences (N, 4, L): the heads of [`HeadOut`].
+    pub fn forward_heads(&self, onehot: &Tensor) -> Result<HeadOut> {
         let _g = tch::no_grad_guard();
-        let out = self.raw_forward(x).map_err(|e| anyhow!("model {}: forward failed: {}", self.spec.name, e.msg))?;
-        self.normalise(out, x.size()[0])
+        self.run_heads(onehot).map_err(|e| anyhow!("model {}: forward failed: {}", self.spec.name, e.msg))
+    }
+
+    /// Forward a device batch (N, 4, L) and return the height (N, B, T) float32 on the device.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_heads(x)?.height)
     }
 
     /// Run `n` rows through the model in batches of the current batch size: `make(i, j)`
-    /// builds rows `i..j` as a device tensor, `sink(i, out)` takes their (j-i, B, T)
-    /// output (batches may complete out of order). On CUDA out-of-memory the batch size is
+    /// builds rows `i..j` as a one-hot (j-i, 4, L) device tensor, `sink(i, out)` takes their
+    /// heads (batches may complete out of order). On CUDA out-of-memory the batch size is
     /// halved and the batch retried. On a multi-core CPU, batches run data-parallel on
     /// replicas of the model, each with its share of the cores (see [`cpu_workers`]).
-    pub fn run_batched(&mut self, n: usize, make: impl FnMut(usize, usize) -> Result<Tensor>, sink: impl FnMut(usize, Tensor) -> Result<()>) -> Result<()> {
+    pub fn run_batched(&mut self, n: usize, make: impl FnMut(usize, usize) -> Result<Tensor>, sink: impl FnMut(usize, HeadOut) -> Result<()>) -> Result<()> {
         let workers = cpu_workers();
         if self.device == Device::Cpu && workers > 1 && n > self.batch_size {
             return self.run_batched_cpu_parallel(n, workers, make, sink);
@@ -342,13 +980,13 @@ impl Model {
         while i < n {
             let j = (i + self.batch_size).min(n);
             let x = make(i, j)?;
-            match self.raw_forward(&x) {
+            match self.run_heads(&x) {
                 Ok(out) => {
-                    sink(i, self.normalise(out, (j - i) as i64)?)?;
+                    sink(i, out)?;
                     i = j;
                 }
-                Err(e) if e.oom && self.batch_size > 1 => {
-                    self.batch_size /= 2;
+                Err(e) if e.oom && self.batch_size > self.granule => {
+                    self.batch_size = (self.batch_size / 2 / self.granule).max(1) * self.granule;
                     tracing::warn!("model {}: CUDA out of memory; batch size halved to {}", self.spec.name, self.batch_size);
                 }
                 Err(e) if e.oom => bail!("model {}: CUDA out of memory even at batch size 1", self.spec.name),
@@ -358,7 +996,7 @@ impl Model {
         Ok(())
     }
 
-    /// CPU data parallelism: `workers` replicas of the module, each on its own thread with
+    /// CPU data parallelism: `workers` replicas of the model, each on its own thread with
     /// cores/workers intra-op threads, take batches from a queue. For convolutional models on
     /// few cores this beats one forward spread over all cores (measured: 2 workers × 1
     /// thread ≈ 10% more sequences/s than 1 × 2 on a 2-core machine).
@@ -367,7 +1005,7 @@ impl Model {
         n: usize,
         workers: usize,
         mut make: impl FnMut(usize, usize) -> Result<Tensor>,
-        mut sink: impl FnMut(usize, Tensor) -> Result<()>,
+        mut sink: impl FnMut(usize, HeadOut) -> Result<()>,
     ) -> Result<()> {
         while self.replicas.len() < workers {
             let r = Model::load_with(self.spec.clone(), Device::Cpu, Precision::F32, false)?;
@@ -376,7 +1014,7 @@ impl Model {
         let threads_each = (available_cores() / workers).max(1);
         let bs = self.batch_size;
         let (job_tx, job_rx) = crossbeam_channel::bounded::<(usize, Tensor)>(workers);
-        let (res_tx, res_rx) = crossbeam_channel::unbounded::<(usize, Result<Tensor>)>();
+        let (res_tx, res_rx) = crossbeam_channel::unbounded::<(usize, Result<HeadOut>)>();
         let replicas = &mut self.replicas[..workers];
         std::thread::scope(|scope| -> Result<()> {
             for replica in replicas.iter_mut() {
@@ -385,11 +1023,7 @@ impl Model {
                     tch::set_num_threads(threads_each as i32);
                     let _g = tch::no_grad_guard();
                     for (i, x) in job_rx {
-                        let n = x.size()[0];
-                        let out = replica
-                            .raw_forward(&x)
-                            .map_err(|e| anyhow!("model {}: forward failed: {}", replica.spec.name, e.msg))
-                            .and_then(|o| replica.normalise(o, n));
+                        let out = replica.run_heads(&x).map_err(|e| anyhow!("model {}: forward failed: {}", replica.spec.name, e.msg));
                         if res_tx.send((i, out)).is_err() {
                             break;
                         }
@@ -398,7 +1032,7 @@ impl Model {
             }
             drop((job_rx, res_tx));
             let mut outcome = Ok(());
-            let mut handle = |(i, out): (usize, Result<Tensor>), outcome: &mut Result<()>| {
+            let mut handle = |(i, out): (usize, Result<HeadOut>), outcome: &mut Result<()>| {
                 if outcome.is_ok() {
                     *outcome = out.and_then(|o| sink(i, o));
                 }
@@ -426,63 +1060,43 @@ impl Model {
             outcome
         })
     }
+}
 
-    /// Test-time-averaged predictions for sequences of length `context_length()`:
-    /// the mean over shifts -k..=k (windows of input_length inside the context) and, with
-    /// `rc`, over both strands (binned outputs flipped back along the bins). Returns
-    /// (N, B, T) on the host.
-    pub fn predict_seqs<S: AsRef<[u8]>>(&mut self, seqs: &[S]) -> Result<Array3<f32>> {
-        let ctx = self.spec.context_length();
-        for (i, s) in seqs.iter().enumerate() {
-            if s.as_ref().len() != ctx {
-                bail!("sequence {i} has length {} but model {} needs {ctx}", s.as_ref().len(), self.spec.name);
+/// Finish a profile head (N, Bp, Tp) with its file's transformed height (N, B, Th).
+fn finish_profile(p: Tensor, height: &Tensor, transform: ProfileTransform) -> Tensor {
+    let (tp, th) = (p.size()[2], height.size()[2]);
+    match transform {
+        ProfileTransform::Elementwise(t) => {
+            let p = t.apply(p);
+            if tp != th {
+                p.sum_dim_intlist([2i64].as_slice(), true, Kind::Float)
+            } else {
+                p
             }
         }
-        let n = seqs.len();
-        let (b, t) = (self.n_bins, self.n_targets);
-        let l = self.spec.input_length as i64;
-        let shifts = self.spec.shifts as i64;
-        let rc = self.spec.rc;
-        let views = ((2 * shifts + 1) * if rc { 2 } else { 1 }) as usize;
-        let device = self.device;
-        let mut out = Array3::<f32>::zeros((n, b, t));
-        // each request row expands to `views` model inputs
-        let total = n * views;
-        let mut acc = vec![0f32; n * b * t];
-        self.run_batched(
-            total,
-            |i, j| {
-                let mut host = vec![0f32; (j - i) * 4 * l as usize];
-                for (r, k) in (i..j).enumerate() {
-                    let (row, v) = (k / views, k % views);
-                    let (shift, strand_rc) = (v / if rc { 2 } else { 1 }, rc && v % 2 == 1);
-                    let s = &seqs[row].as_ref()[shift..shift + l as usize];
-                    let s = if strand_rc { onehot::reverse_complement(s) } else { s.to_vec() };
-                    let a = onehot::one_hot(&s);
-                    host[r * 4 * l as usize..(r + 1) * 4 * l as usize].copy_from_slice(a.as_slice().unwrap());
-                }
-                Ok(Tensor::from_slice(&host).reshape([(j - i) as i64, 4, l]).to_device(device))
-            },
-            |i, o| {
-                let o = o.to_device(Device::Cpu).contiguous();
-                let v: Vec<f32> = Vec::<f32>::try_from(o.reshape([-1])).context("copying predictions to the host")?;
-                for (r, k) in (i..i + v.len() / (b * t)).enumerate() {
-                    let (row, vi) = (k / views, k % views);
-                    let strand_rc = rc && vi % 2 == 1;
-                    for bi in 0..b {
-                        let src_b = if strand_rc { b - 1 - bi } else { bi };
-                        for ti in 0..t {
-                            acc[(row * b + bi) * t + ti] += v[(r * b + src_b) * t + ti];
-                        }
-                    }
-                }
-                Ok(())
-            },
-        )?;
-        for (o, a) in out.as_slice_mut().unwrap().iter_mut().zip(acc) {
-            *o = a / views as f32;
+        ProfileTransform::SoftmaxTimesHeight => {
+            // the height's total over its bins, per target
+            let total = height.sum_dim_intlist([1i64].as_slice(), true, Kind::Float); // (N, 1, Th)
+            if tp == th {
+                p.softmax(1, Kind::Float) * total
+            } else {
+                // one height for several strands: one softmax over bins and strands together
+                // (bpnet-lite's convention), strands summed into the one target
+                let s = p.size();
+                let sm = p.reshape([s[0], s[1] * s[2]]).softmax(1, Kind::Float).reshape([s[0], s[1], s[2]]);
+                sm.sum_dim_intlist([2i64].as_slice(), true, Kind::Float) * total
+            }
         }
-        Ok(out)
+    }
+}
+
+fn leaf_tensors(v: &IValue) -> Vec<Tensor> {
+    match v {
+        IValue::Tensor(t) => vec![t.shallow_clone()],
+        IValue::Tuple(items) | IValue::GenericList(items) => items.iter().flat_map(leaf_tensors).collect(),
+        IValue::TensorList(ts) => ts.iter().map(|t| t.shallow_clone()).collect(),
+        IValue::GenericDict(kv) => kv.iter().flat_map(|(_, x)| leaf_tensors(x)).collect(),
+        _ => vec![],
     }
 }
 
@@ -499,6 +1113,7 @@ extern "C" {
 /// allows it for `--precision tf32`. Traced convolutions obey it only after
 /// [`runtime_conv_copy`].
 pub fn set_tf32(allow: bool) {
+    // SAFETY: the shim only sets two booleans in libtorch's global context.
     unsafe { peakscope_set_tf32(allow as i32) }
 }
 
@@ -509,6 +1124,7 @@ pub fn set_tf32(allow: bool) {
 /// which reads the switches at run time (CPU results are bit-identical). Returns the copy and
 /// the number of convolutions rewritten, or (None, 0) when the file has no traced ones.
 pub fn runtime_conv_copy(path: &Path) -> Result<(Option<tempfile::TempPath>, usize)> {
+    // SAFETY: file_transform passes NUL-terminated paths and an error buffer of length `len`.
     let (tmp, n) = file_transform(path, "peakscope-conv-", |cin, cout, err, len| unsafe { peakscope_runtime_conv_flags(cin, cout, err, len) })?;
     Ok(if n == 0 { (None, 0) } else { (Some(tmp), n as usize) })
 }
@@ -520,6 +1136,7 @@ fn optimized_copy(path: &Path, device: Device) -> Result<tempfile::TempPath> {
         Device::Cuda(i) => i as i32,
         _ => -1,
     };
+    // SAFETY: file_transform passes NUL-terminated paths and an error buffer of length `len`.
     let (tmp, _) = file_transform(path, "peakscope-opt-", |cin, cout, err, len| unsafe { peakscope_optimize_file(cin, cout, dev, err, len) })?;
     Ok(tmp)
 }
@@ -538,6 +1155,7 @@ fn file_transform(
     let mut err = vec![0 as std::ffi::c_char; 512];
     let code = f(cin.as_ptr(), cout.as_ptr(), err.as_mut_ptr(), err.len() as i32);
     if code < 0 {
+        // SAFETY: the shim wrote a NUL-terminated message into `err` (it truncates to len - 1).
         let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
         bail!("{msg}");
     }
@@ -551,6 +1169,7 @@ struct AutocastGuard;
 impl AutocastGuard {
     fn enter(p: Precision) -> std::result::Result<Self, String> {
         let code = if p == Precision::BF16 { 1 } else { 0 };
+        // SAFETY: the shim toggles libtorch's thread-local autocast state; the guard undoes it.
         if unsafe { peakscope_autocast_enter(code) } != 0 {
             return Err(format!("could not enable {} autocast", p.label()));
         }
@@ -560,34 +1179,7 @@ impl AutocastGuard {
 
 impl Drop for AutocastGuard {
     fn drop(&mut self) {
+        // SAFETY: paired with the successful peakscope_autocast_enter of this guard.
         unsafe { peakscope_autocast_exit() };
     }
-}
-
-/// A model's output tensor: the tensor itself, or the first element of a tuple/list
-/// (multi-head models such as ChromBPNet's (profile, counts)).
-fn first_tensor(out: IValue) -> Result<Tensor> {
-    match out {
-        IValue::Tensor(t) => Ok(t),
-        IValue::Tuple(v) | IValue::GenericList(v) => match v.into_iter().next() {
-            Some(IValue::Tensor(t)) => Ok(t),
-            _ => bail!("the model returned a tuple/list whose first element is not a tensor"),
-        },
-        other => bail!("the model returned {}, not a tensor", ivalue_kind(&other)),
-    }
-}
-
-fn ivalue_kind(v: &IValue) -> &'static str {
-    match v {
-        IValue::None => "None",
-        IValue::Double(_) | IValue::Int(_) | IValue::Bool(_) => "a number",
-        IValue::String(_) => "a string",
-        IValue::GenericDict(_) => "a dict",
-        _ => "a non-tensor value",
-    }
-}
-
-struct ForwardError {
-    oom: bool,
-    msg: String,
 }

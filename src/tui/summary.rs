@@ -87,7 +87,14 @@ pub struct PeakRow {
 /// More peaks than this per column on average and the peak row shows counts.
 const EXACT_PEAKS_PER_COL: usize = 2;
 
-pub fn peak_row(peaks: &PeakSet, starts: &PeakStarts, locus: &Locus, cols: usize, selected: Option<usize>, ubiquitous: &dyn Fn(Option<&str>) -> bool) -> PeakRow {
+pub fn peak_row(
+    peaks: &PeakSet,
+    starts: &PeakStarts,
+    locus: &Locus,
+    cols: usize,
+    selected: Option<usize>,
+    ubiquitous: &dyn Fn(Option<&str>) -> bool,
+) -> PeakRow {
     let range = starts.range(&locus.chrom, locus.start, locus.end);
     let mut cells = vec![PeakCell::default(); cols];
     if range.len() <= EXACT_PEAKS_PER_COL * cols.max(1) {

@@ -80,14 +80,25 @@ pub fn random_bigwig(path: &Path, chroms: &[(&str, u32)], seed: u64) -> Vec<(Str
     truth
 }
 
-/// The reference Python (with torch, numpy, pyBigWig) from scripts/env.sh, if any.
+/// The reference Python (torch, numpy, scipy, scikit-learn, pyBigWig) that scripts/env.sh
+/// installs and scripts/test.sh always exports as `PEAKSCOPE_PYTHON`.
+///
+/// A comparison with the reference must not pass without running: when `PEAKSCOPE_PYTHON`
+/// is unset (or names no file) this panics, so the test FAILS. To skip the comparisons on
+/// purpose (e.g. a quick local run without the venv), set `PEAKSCOPE_SKIP_REFERENCE=1`:
+/// then this returns `None`, says so on stderr, and the caller returns early.
 pub fn python() -> Option<String> {
+    let skip = std::env::var("PEAKSCOPE_SKIP_REFERENCE").is_ok_and(|v| v == "1");
     match std::env::var("PEAKSCOPE_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            eprintln!("PEAKSCOPE_PYTHON is not set: skipping the comparison with the Python reference (scripts/test.sh sets it)");
+        Ok(p) if !p.is_empty() && std::path::Path::new(&p).exists() => Some(p),
+        Ok(p) if !p.is_empty() && !skip => panic!("PEAKSCOPE_PYTHON={p} does not exist: run `bash scripts/test.sh` (it installs the reference venv), or set PEAKSCOPE_SKIP_REFERENCE=1 to skip the Python comparisons on purpose"),
+        _ if skip => {
+            eprintln!("PEAKSCOPE_SKIP_REFERENCE=1: skipping the comparison with the Python reference");
             None
         }
+        _ => panic!(
+            "PEAKSCOPE_PYTHON is not set, so the comparison with the Python reference (torch, scipy, scikit-learn, pyBigWig) cannot run: run `bash scripts/test.sh` (it sets it), export PEAKSCOPE_PYTHON=/path/to/python with those packages, or set PEAKSCOPE_SKIP_REFERENCE=1 to skip the comparisons on purpose"
+        ),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct IsmView {
     pub ref_pred: Vec<f32>,
     /// per mutant, per track; NaN until computed
     pub alt_pred: Vec<Vec<f32>>,
+    /// per mutant, per track: alt − ref height as the model service computes it (f64 sums,
+    /// the model's rc/shift views); NaN until computed
+    pub deltas: Vec<Vec<f64>>,
     pub done: usize,
     /// best-matching motif at the strongest hot spot, per track
     pub motifs: Vec<Option<String>>,
@@ -56,6 +59,7 @@ impl IsmView {
             index,
             ref_pred: vec![f32::NAN; tracks],
             alt_pred: vec![vec![f32::NAN; tracks]; m],
+            deltas: vec![vec![f64::NAN; tracks]; m],
             done: 0,
             motifs: vec![None; tracks],
             finished: false,
@@ -66,7 +70,7 @@ impl IsmView {
     /// a mutant not computed yet.
     pub fn delta(&self, offset: usize, base: usize, track: usize) -> Option<f32> {
         let k = self.index.get(offset)?[base]?;
-        let v = self.alt_pred[k][track] - self.ref_pred[track];
+        let v = *self.deltas.get(k)?.get(track)? as f32;
         v.is_finite().then_some(v)
     }
 }
@@ -96,6 +100,7 @@ pub enum IsmEvent {
         peak: usize,
         first: usize,
         preds: Vec<Vec<f32>>,
+        deltas: Vec<Vec<f64>>,
     },
     Done {
         peak: usize,
@@ -118,7 +123,7 @@ impl Task<ModelClient, IsmEvent> for IsmTask {
                 ctx.emit(match u {
                     IsmUpdate::Plan { region_start, seq, mutants } => IsmEvent::Started { peak, model, region_start, seq, mutants },
                     IsmUpdate::Reference(values) => IsmEvent::Reference { peak, values },
-                    IsmUpdate::Chunk { first, preds } => IsmEvent::Chunk { peak, first, preds },
+                    IsmUpdate::Chunk { first, preds, deltas } => IsmEvent::Chunk { peak, first, preds, deltas },
                 });
             })
             .map_err(|e| format!("{e:#}"))?;
@@ -167,11 +172,12 @@ impl Component for Ism {
                             v.ref_pred = values;
                         }
                     }
-                    ReplyKind::Event(IsmEvent::Chunk { peak, first, preds }) => {
+                    ReplyKind::Event(IsmEvent::Chunk { peak, first, preds, deltas }) => {
                         if let Some(v) = self.view.as_mut().filter(|v| v.peak == peak) {
-                            for (k, p) in preds.into_iter().enumerate() {
-                                if let Some(slot) = v.alt_pred.get_mut(first + k) {
+                            for (k, (p, d)) in preds.into_iter().zip(deltas).enumerate() {
+                                if let (Some(slot), Some(dslot)) = (v.alt_pred.get_mut(first + k), v.deltas.get_mut(first + k)) {
                                     *slot = p;
+                                    *dslot = d;
                                     v.done += 1;
                                 }
                             }

@@ -106,9 +106,15 @@ pub enum IndexState {
     /// looking for a cached index
     Opening,
     /// reading call set `done` of `total`
-    Calls { done: usize, total: usize },
+    Calls {
+        done: usize,
+        total: usize,
+    },
     /// heights of `done` of `total` peaks
-    Heights { done: usize, total: usize },
+    Heights {
+        done: usize,
+        total: usize,
+    },
     Complete,
     Failed(String),
 }
@@ -183,7 +189,10 @@ pub enum PeaksEvent {
     /// the index: specificity of every peak (None: not every track has calls)
     Specificity(Option<Vec<u32>>),
     /// the index: heights of peaks `first..` (peak-major, every track)
-    IndexHeights { first: usize, values: Vec<f64> },
+    IndexHeights {
+        first: usize,
+        values: Vec<f64>,
+    },
     /// the index was read from or written to this file (or could not be written: why)
     IndexFile(Result<PathBuf, String>),
 }
@@ -497,7 +506,8 @@ impl Component for PeakList {
             return;
         }
         // the locus column fits the longest locus of this genome
-        let locus_w = s.chroms.iter().map(|(n, len)| n.chars().count() + 2 * crate::genome::locus::group_thousands(len).len() + 2).max().unwrap_or(24).max(8) + 1;
+        let locus_w =
+            s.chroms.iter().map(|(n, len)| n.chars().count() + 2 * crate::genome::locus::group_thousands(len).len() + 2).max().unwrap_or(24).max(8) + 1;
         buf.set_stringn(
             area.x,
             area.y + 1,

@@ -202,7 +202,8 @@ impl Tracks {
         let rows = self.rows(s);
         let visible = track_area_rows(s.rows, s.panel.is_some()).max(1);
         let t = s.focused_track;
-        let Some(first) = rows.iter().position(|r| matches!(r, Row::Measured(u) | Row::Pred(u, _) if *u == t) || matches!(r, Row::Group(_, m) if m.contains(&t)))
+        let Some(first) =
+            rows.iter().position(|r| matches!(r, Row::Measured(u) | Row::Pred(u, _) if *u == t) || matches!(r, Row::Group(_, m) if m.contains(&t)))
         else {
             return;
         };
@@ -343,7 +344,8 @@ impl Component for Tracks {
                 self.scroll = if a == Action::ScrollTracksDown { self.scroll.saturating_add(n) } else { self.scroll.saturating_sub(n) };
                 self.clamp_scroll(s);
                 let (rows, visible) = (self.rows(s).len(), track_area_rows(s.rows, s.panel.is_some()));
-                s.status = format!("track rows {}–{} of {rows} (J/K scroll, c focuses, G collapses a group)", self.scroll + 1, (self.scroll + visible).min(rows));
+                s.status =
+                    format!("track rows {}–{} of {rows} (J/K scroll, c focuses, G collapses a group)", self.scroll + 1, (self.scroll + visible).min(rows));
                 Outcome::none()
             }
             Event::Command(Action::ToggleGroup, _) => {
@@ -436,12 +438,17 @@ impl Component for Tracks {
         let visible = bottom.saturating_sub(y) as usize;
         // measured column means (transformed), per track
         let meas: Vec<Option<Vec<f64>>> = (0..s.tracks.len())
-            .map(|t| measured.and_then(|d| d.get(t)).map(|d| d.as_ref().map(|bins| bins.iter().map(|b| self.transform(b.mean().unwrap_or(0.0))).collect()).unwrap_or_default()))
+            .map(|t| {
+                measured
+                    .and_then(|d| d.get(t))
+                    .map(|d| d.as_ref().map(|bins| bins.iter().map(|b| self.transform(b.mean().unwrap_or(0.0))).collect()).unwrap_or_default())
+            })
             .collect();
         let group_max = meas.iter().flatten().flatten().cloned().fold(0.0, f64::max);
         let preds = frame.map(|f| &f.preds);
         let pred_of = |k: usize, t: usize| preds.and_then(|p| p.get(k)).and_then(|p| p.get(t));
-        let pred_max = preds.map(|p| p.iter().flatten().flatten().filter(|x| x.is_finite()).map(|&x| self.transform(x as f64)).fold(0.0, f64::max)).unwrap_or(0.0);
+        let pred_max =
+            preds.map(|p| p.iter().flatten().flatten().filter(|x| x.is_finite()).map(|&x| self.transform(x as f64)).fold(0.0, f64::max)).unwrap_or(0.0);
         let wide = frame.is_some_and(|f| f.peaks.density);
         let rows = self.rows(s);
         let scroll = self.scroll.min(rows.len().saturating_sub(visible.max(1)));
