@@ -250,7 +250,8 @@ fn a_partial_ranking_says_so_and_predicted_ranking_counts_predictions() {
         screen.contains(&format!("0 / {} predicted (partial; P predicts the rest)", peakscope::genome::locus::group_thousands(in_view as u64))),
         "{screen}"
     );
-    // P asks for every listed peak once the models are loaded
+    // P asks for every listed peak once the models are loaded (a model as the UI lists it)
+    app.shared.models.names = vec!["m".into()];
     app.shared.models.ready = true;
     let reqs = app.on_key(key('P'));
     let job = reqs.iter().find_map(|r| r.task::<peakscope::tui::shared::PredictTask<PeaksEvent>>()).expect("a prediction job");
