@@ -26,6 +26,9 @@ fn sender<T: serde::Serialize>() -> impl Fn(&T) + Clone {
     }
 }
 
+/// The ISM request running now: its id and its cancel flag.
+type Running = Option<(u64, Arc<AtomicBool>)>;
+
 /// Load the models and answer requests until standard input closes.
 pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
     exit_with_parent();
@@ -39,7 +42,7 @@ pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
     };
     send(&ModelResponse::Ready { device: predictor.device_label() });
     // requests are served in order on this thread; cancels act at once from the reader
-    let running: Arc<Mutex<Option<(u64, Arc<AtomicBool>)>>> = Arc::new(Mutex::new(None));
+    let running: Arc<Mutex<Running>> = Arc::new(Mutex::new(None));
     let cancelled: Arc<Mutex<HashSet<u64>>> = Arc::new(Mutex::new(HashSet::new()));
     let (tx, rx) = crossbeam_channel::unbounded::<ModelRequest>();
     {

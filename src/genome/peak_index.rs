@@ -8,7 +8,8 @@
 //! tracks (u64), has-specificity (u8), then specificity per peak (u16, `u16::MAX` = none
 //! when the byte says so) and heights per peak, per track (f64; NaN = no data).
 use super::bigwig::BigWig;
-use super::peaks::{Peak, PeakReadOptions, PeakSet};
+use super::peaks::{PeakReadOptions, PeakSet};
+use super::Locus;
 use anyhow::{anyhow, bail, Result};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -144,18 +145,20 @@ pub fn specificity(peaks: &PeakSet, calls: &[Option<PathBuf>], mut progress: imp
     Ok(Some(counts))
 }
 
-/// Measured heights of `peaks` in every track (peak-major): the sum over the central
+/// Measured heights of `loci` in every track (locus-major): the sum over the central
 /// `width` bp, NaN where a bigWig has no data (a chromosome it lacks, or a failed file).
-pub fn heights(bigwigs: &mut [Option<BigWig>], peaks: &[Peak], width: u64) -> Vec<f64> {
-    let regions: Vec<(&str, u64, u64)> = peaks
+/// Tracks are read in parallel. The one definition of a measured height in the UI (the
+/// peak index, and the view's requests before the index is complete).
+pub fn heights(bigwigs: &mut [Option<BigWig>], loci: &[Locus], width: u64) -> Vec<f64> {
+    let regions: Vec<(&str, u64, u64)> = loci
         .iter()
-        .map(|p| {
-            let (s, e) = p.locus().centered_window(width);
-            (p.chrom.as_str(), s.max(0) as u64, e.max(0) as u64)
+        .map(|l| {
+            let (s, e) = l.centered_window(width);
+            (l.chrom.as_str(), s.max(0) as u64, e.max(0) as u64)
         })
         .collect();
     let t = bigwigs.len();
-    let mut out = vec![f64::NAN; peaks.len() * t];
+    let mut out = vec![f64::NAN; loci.len() * t];
     let per_track: Vec<Vec<f64>> = {
         use rayon::prelude::*;
         bigwigs

@@ -71,27 +71,11 @@ impl Reader {
         (data, errors)
     }
 
-    /// Sum over the central `width` bp of each locus, per locus, per track (NaN: no data).
+    /// Sum over the central `width` bp of each locus, per locus, per track (NaN: no data);
+    /// see [`peak_index::heights`](crate::genome::peak_index::heights).
     pub fn heights(&mut self, loci: &[Locus], width: u64) -> Vec<Vec<f64>> {
-        let regions: Vec<(&str, u64, u64)> = loci
-            .iter()
-            .map(|l| {
-                let (s, e) = l.centered_window(width);
-                (l.chrom.as_str(), s.max(0) as u64, e.max(0) as u64)
-            })
-            .collect();
-        let per_track: Vec<Vec<f64>> = self
-            .bigwigs
-            .iter_mut()
-            .map(|f| match f {
-                Some(bw) => bw
-                    .stats_many(&regions)
-                    .map(|v| v.into_iter().map(|s| s.map(|s| s.sum).unwrap_or(f64::NAN)).collect())
-                    .unwrap_or_else(|_| vec![f64::NAN; regions.len()]),
-                None => vec![f64::NAN; regions.len()],
-            })
-            .collect();
-        (0..loci.len()).map(|k| per_track.iter().map(|t| t[k]).collect()).collect()
+        let t = self.bigwigs.len().max(1);
+        crate::genome::peak_index::heights(&mut self.bigwigs, loci, width).chunks(t).map(<[f64]>::to_vec).collect()
     }
 }
 

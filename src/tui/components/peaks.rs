@@ -290,7 +290,8 @@ impl Task<(), PeaksEvent> for IndexTask {
                 return Ok(());
             }
             let peaks = &self.peaks.peaks()[first..(first + INDEX_CHUNK).min(n)];
-            let values = crate::genome::peak_index::heights(&mut bigwigs, peaks, self.inputs.width);
+            let loci: Vec<Locus> = peaks.iter().map(|p| p.locus()).collect();
+            let values = crate::genome::peak_index::heights(&mut bigwigs, &loci, self.inputs.width);
             all.extend_from_slice(&values);
             ctx.emit(PeaksEvent::IndexHeights { first, values });
             ctx.emit(PeaksEvent::Index(IndexState::Heights { done: first + peaks.len(), total: n }));
