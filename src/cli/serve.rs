@@ -4,7 +4,7 @@
 //! error (the UI's log file).
 use crate::config::ProjectConfig;
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
-use crate::jobs::remote::{exit_with_parent, read_frame, unwire, write_frame, EvalFrame, ModelRequest, ModelResponse};
+use crate::jobs::remote::{as_ui_child, read_frame, unwire, write_frame, EvalFrame, ModelRequest, ModelResponse};
 use crate::jobs::view::{IsmUpdate, Predictor};
 use anyhow::Result;
 use std::collections::HashSet;
@@ -31,7 +31,7 @@ type Running = Option<(u64, Arc<AtomicBool>)>;
 
 /// Load the models and answer requests until standard input closes.
 pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
-    exit_with_parent();
+    as_ui_child();
     let send = sender::<ModelResponse>();
     let predictor = match crate::model::device::parse_device(device).and_then(|d| Predictor::open(cfg, d)) {
         Ok(p) => p,
@@ -114,7 +114,7 @@ pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
 /// Run one evaluation, streaming progress and snapshots; a byte or the end of standard
 /// input stops it after the running batch (its partial metrics are still sent).
 pub fn serve_eval(cfg: &ProjectConfig, device: &str, chroms: Option<Vec<String>>, limit: Option<usize>) -> Result<()> {
-    exit_with_parent();
+    as_ui_child();
     let send = sender::<EvalFrame>();
     let cancel = Arc::new(AtomicBool::new(false));
     {

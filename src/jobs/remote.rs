@@ -161,10 +161,25 @@ pub fn exec_torch(args: impl IntoIterator<Item = OsString>) -> anyhow::Error {
     }
 }
 
-/// In a child process: exit when the parent dies (Linux), even if it was killed.
-pub fn exit_with_parent() {
+/// How much lower the UI's model and evaluation processes run than the UI (nice levels):
+/// on a machine with few cores the model's threads would otherwise take the CPU time the
+/// UI needs to answer a key (on a GPU the model hardly uses the CPU).
+pub const CHILD_NICENESS: i32 = 5;
+
+/// In a child process of the UI: exit when the parent (the UI) dies (Linux), even if it was killed,
+/// and run [`CHILD_NICENESS`] levels below it. Call it before starting any thread (threads
+/// inherit the level).
+pub fn as_ui_child() {
     #[cfg(target_os = "linux")]
     {
+        // SAFETY: getpriority/setpriority on this process (who = 0) read and write no memory
+        // of ours; a failure (errno) only leaves the priority as it was.
+        unsafe {
+            let now = libc::getpriority(libc::PRIO_PROCESS, 0);
+            if libc::setpriority(libc::PRIO_PROCESS, 0, (now + CHILD_NICENESS).min(19)) != 0 {
+                tracing::debug!("could not lower the priority of this process");
+            }
+        }
         // SAFETY: prctl(PR_SET_PDEATHSIG, sig) only sets this process's parent-death signal;
         // it reads no memory of ours.
         unsafe {

@@ -152,7 +152,7 @@ impl Component for Metrics {
                 let choice = s.eval_choice.clone().unwrap_or_else(|| EvalChoice::from_config(&config));
                 self.eval = EvalView { running: true, ..Default::default() };
                 s.status = format!(
-                    "evaluation of {} started (e stops it; {})",
+                    "evaluation started: {} (e stops it; {})",
                     choice.describe(),
                     if s.eval_choice.is_some() { "chosen with :eval" } else { "[eval] chroms/limit in the config; :eval CHROMS|all [N] chooses" }
                 );

@@ -323,6 +323,16 @@ pub fn index_dirs(cfg: &crate::config::ProjectConfig) -> Vec<PathBuf> {
     dirs
 }
 
+/// A u64 whose unsigned order is `f64::total_cmp`'s order of `x` (for sorting integers).
+fn order_bits(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
 /// Lane of the "predict the rest of the list" job (apart from the view's predictions).
 const PREDICT_REST_LANE: u64 = 1 << 32;
 
@@ -362,30 +372,40 @@ impl PeakList {
 
     fn compute(&self, s: &Shared) -> Order {
         let source = self.source(s);
+        let (t, model) = (s.focused_track, s.models.active);
+        // only the values this sort (and its header note) needs are looked up
+        let (need_m, need_p) = match self.sort {
+            PeakSort::Measured => (true, false),
+            PeakSort::Predicted => (false, true),
+            PeakSort::Error => (true, true),
+            PeakSort::Specificity | PeakSort::Position => (false, false),
+        };
         let mut measured = 0;
         let mut predicted = 0;
-        let mut keyed: Vec<(f64, u32)> = source
+        let mut keyed: Vec<(u64, u32)> = source
             .iter()
             .map(|&i| {
-                let (m, p) = self.values(s, i);
+                let m = if need_m { self.heights.get(i, t) } else { None };
+                let p = if need_p { s.pred(model, i, t).map(|x| x as f64) } else { None };
                 measured += m.is_some() as usize;
                 predicted += p.is_some() as usize;
                 let k = match self.sort {
                     // unknown and no-data heights go last
                     PeakSort::Measured => -m.filter(|x| !x.is_nan()).unwrap_or(f64::NEG_INFINITY),
-                    PeakSort::Predicted => -p.unwrap_or(f64::NEG_INFINITY),
+                    PeakSort::Predicted => -p.filter(|x| !x.is_nan()).unwrap_or(f64::NEG_INFINITY),
                     PeakSort::Error => match (m, p) {
-                        (Some(m), Some(p)) if !m.is_nan() => -((p + 1.0).log2() - (m + 1.0).log2()).abs(),
+                        (Some(m), Some(p)) if !m.is_nan() && !p.is_nan() => -((p + 1.0).log2() - (m + 1.0).log2()).abs(),
                         _ => f64::INFINITY,
                     },
                     PeakSort::Specificity => s.specificity.get(i).copied().flatten().map(|s| s as f64).unwrap_or(f64::INFINITY),
                     PeakSort::Position => i as f64,
                 };
-                (k, i as u32)
+                (order_bits(k), i as u32)
             })
             .collect();
         if self.sort != PeakSort::Position {
-            keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            // integer keys: ascending value, then position (ties in file order)
+            keyed.sort_unstable();
         }
         Order { key: Some(self.key(s)), rows: keyed.into_iter().map(|(_, i)| i).collect(), measured, predicted }
     }
@@ -688,5 +708,19 @@ impl PeakList {
                 s.status = e;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_bits;
+
+    #[test]
+    fn order_bits_keep_the_total_order_of_f64() {
+        let xs = [f64::NEG_INFINITY, -1e300, -2.5, -0.0, 0.0, 1e-300, 3.0, 17812.0, f64::INFINITY];
+        for w in xs.windows(2) {
+            assert!(order_bits(w[0]) < order_bits(w[1]), "{} < {}", w[0], w[1]);
+        }
+        assert_eq!(order_bits(6728.6).cmp(&order_bits(6728.6)), std::cmp::Ordering::Equal);
     }
 }
