@@ -1,10 +1,13 @@
 //! Link-time wiring for libtorch.
 //!
-//! * rpath: the binary (and tests/benches/examples) find libtorch's shared libraries without
+//! * rpath: the binaries (and tests/benches/examples) find libtorch's shared libraries without
 //!   LD_LIBRARY_PATH.
 //! * CUDA: the linker's `--as-needed` drops `libtorch_cuda.so` because no symbol of it is
 //!   referenced directly, and then CUDA silently never appears. When the libtorch we build
-//!   against ships `libtorch_cuda.so`, force it onto the DT_NEEDED list.
+//!   against ships `libtorch_cuda.so`, force it onto the DT_NEEDED list — of every target
+//!   except the `peakscope` binary, which references no libtorch symbol so that the linker
+//!   drops libtorch from it altogether (it starts in milliseconds and execs
+//!   `peakscope-torch` for the commands that run models).
 //! * The libtorch version we were built against is recorded for `peakscope doctor`.
 use std::path::PathBuf;
 
@@ -17,10 +20,17 @@ fn main() {
     };
     let lib = PathBuf::from(lib);
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // `peakscope` references no libtorch symbol, but archive members it pulls in (the C++
+    // wrapper of torch-sys) define inline functions that libtorch also exports; exported,
+    // they would stay live and keep libtorch on DT_NEEDED. Not exporting archive symbols
+    // from the executable lets --gc-sections drop them and --as-needed drop libtorch.
+    println!("cargo:rustc-link-arg-bin=peakscope=-Wl,--exclude-libs,ALL");
     if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+        for scope in ["-bin=peakscope-torch=", "-tests=", "-benches=", "-examples="] {
+            println!("cargo:rustc-link-arg{scope}-Wl,--no-as-needed");
+            println!("cargo:rustc-link-arg{scope}-ltorch_cuda");
+            println!("cargo:rustc-link-arg{scope}-Wl,--as-needed");
+        }
         println!("cargo:rustc-cfg=peakscope_cuda_linked");
     }
     println!("cargo::rustc-check-cfg=cfg(peakscope_cuda_linked)");

@@ -18,6 +18,8 @@ pub struct ProjectConfig {
     pub eval: EvalConfig,
     /// candidate variants and allele-specific counts (`peakscope variants`, eval, the UI)
     pub variants: Option<VariantsConfig>,
+    #[serde(default)]
+    pub ui: UiConfig,
     /// The config file this was read from (not part of the TOML).
     #[serde(skip)]
     pub source: PathBuf,
@@ -42,6 +44,8 @@ pub struct TrackConfig {
     pub bigwig: PathBuf,
     /// optional per-track peak calls (BED/narrowPeak/bigBed), used for specificity
     pub peaks: Option<PathBuf>,
+    /// optional group (e.g. a lineage): the UI collapses and expands tracks by group
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -77,12 +81,49 @@ pub struct EvalConfig {
     /// peaks per model request
     #[serde(default = "default_batch_peaks")]
     pub batch_peaks: usize,
+    /// held-out (test) chromosomes: the UI's evaluation (`e`) uses only their peaks unless
+    /// told otherwise (`:eval`); empty = every chromosome
+    #[serde(default)]
+    pub chroms: Vec<String>,
+    /// the UI's evaluation stops after this many peaks (of the shuffled order); none = all
+    pub limit: Option<usize>,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        EvalConfig { center_width: default_center_width(), specificity_bins: default_spec_edges(), seed: default_seed(), batch_peaks: default_batch_peaks() }
+        EvalConfig {
+            center_width: default_center_width(),
+            specificity_bins: default_spec_edges(),
+            seed: default_seed(),
+            batch_peaks: default_batch_peaks(),
+            chroms: Vec::new(),
+            limit: None,
+        }
     }
+}
+
+/// Settings of the terminal UI.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// memory for the bigWig tile caches of all tracks together, in MB (bytes of tile
+    /// data counted, not tiles)
+    #[serde(default = "default_tile_cache_mb")]
+    pub tile_cache_mb: usize,
+    /// folder for the peak index cache (calls, specificity, heights); default: the folder
+    /// `.peakscope-index` beside the config, or the user cache folder when that is not
+    /// writable
+    pub index_dir: Option<PathBuf>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig { tile_cache_mb: default_tile_cache_mb(), index_dir: None }
+    }
+}
+
+fn default_tile_cache_mb() -> usize {
+    512
 }
 
 fn default_center_width() -> u64 {
@@ -363,6 +404,9 @@ impl ProjectConfig {
                 fix(t);
             }
         }
+        if let Some(d) = &mut self.ui.index_dir {
+            fix(d);
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -414,6 +458,12 @@ impl ProjectConfig {
                     bail!("[variants] negative_max ({n}) must be below positive_min ({p})");
                 }
             }
+        }
+        if self.eval.limit == Some(0) {
+            bail!("[eval] limit must be > 0 (leave it out to evaluate every peak)");
+        }
+        if self.ui.tile_cache_mb == 0 {
+            bail!("[ui] tile_cache_mb must be > 0 (memory for the bigWig tile caches, in MB)");
         }
         if let Some(p) = &self.peaks {
             if p.label_column == 0 {

@@ -1,10 +1,4 @@
-use clap::Parser;
-
+//! `peakscope`: starts without libtorch; see `peakscope::cli::front_main`.
 fn main() {
-    let cli = peakscope::cli::Cli::parse();
-    peakscope::logging::init(cli.verbose);
-    if let Err(e) = peakscope::cli::run(cli) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    peakscope::cli::front_main()
 }

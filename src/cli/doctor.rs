@@ -17,8 +17,14 @@ fn line(what: impl Into<String>, r: Result<String>) -> Check {
     Check { what: what.into(), result: r.map_err(|e| format!("{e:#}")) }
 }
 
-/// Check every file of a config; never stops at the first problem.
+/// Check every file of a config; never stops at the first problem. `load_models` also loads
+/// each model (libtorch).
 pub fn check_config(cfg: &ProjectConfig, load_models: bool) -> Vec<Check> {
+    check_config_with(cfg, &|m| crate::model::check_model_file(m, load_models))
+}
+
+/// Check every file of a config, models with `check_model`.
+pub fn check_config_with(cfg: &ProjectConfig, check_model: &dyn Fn(&crate::config::ModelConfig) -> Result<String>) -> Vec<Check> {
     let mut out = Vec::new();
     let fasta = Fasta::open(&cfg.genome.fasta);
     let fasta_chroms = fasta.as_ref().ok().map(|f| f.chroms().clone());
@@ -116,7 +122,7 @@ pub fn check_config(cfg: &ProjectConfig, load_models: bool) -> Vec<Check> {
     }
     for m in &cfg.models {
         let unknown = m.names_without_track(&cfg.tracks);
-        let r = crate::model::check_model_file(m, load_models).map(|mut s| {
+        let r = check_model(m).map(|mut s| {
             if !unknown.is_empty() && !cfg.tracks.is_empty() {
                 s += &format!(
                     "; WARNING: {} name no [[tracks]] entry ({}): their predictions are compared with nothing",
@@ -156,13 +162,57 @@ pub fn run(config: Option<&Path>, load_models: bool) -> Result<()> {
             if device::cuda_linked() { "libtorch_cuda is linked; no GPU or driver found" } else { "this libtorch build has no CUDA" }
         );
     }
+    check_files(config, &|m| crate::model::check_model_file(m, load_models))
+}
+
+/// `doctor` without `--models`: the same report without loading libtorch (so it starts at
+/// once). The GPUs are those the NVIDIA driver lists; `--models` asks libtorch itself.
+pub fn run_light(config: Option<&Path>) -> Result<()> {
+    println!("peakscope {}", env!("CARGO_PKG_VERSION"));
+    println!("libtorch  {} ({}; loaded only for models: doctor --models checks it)", device::libtorch_version(), device::libtorch_lib_dir());
+    println!("cpu       {} threads available", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    match nvidia_gpus() {
+        Some((driver, gpus)) if !gpus.is_empty() => {
+            println!("cuda      NVIDIA driver {driver}: {} GPU(s)", gpus.len());
+            for (i, g) in gpus.iter().enumerate() {
+                println!("          gpu {i} {g}");
+            }
+            if !device::cuda_linked() {
+                println!("          but this libtorch build has no CUDA");
+            }
+        }
+        _ => println!("cuda      no NVIDIA driver or GPU found (models run on the CPU)"),
+    }
+    check_files(config, &crate::model::check_model_archives)
+}
+
+/// The NVIDIA driver's version and GPU names, from /proc (no CUDA library loaded).
+fn nvidia_gpus() -> Option<(String, Vec<String>)> {
+    let version = std::fs::read_to_string("/proc/driver/nvidia/version").ok()?;
+    let driver = version.split_whitespace().skip_while(|w| !w.eq_ignore_ascii_case("Kernel")).nth(2).unwrap_or("?").to_string();
+    let mut gpus: Vec<(String, String)> = std::fs::read_dir("/proc/driver/nvidia/gpus")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let info = std::fs::read_to_string(e.path().join("information")).ok()?;
+                    let model = info.lines().find_map(|l| l.strip_prefix("Model:")).map(|m| m.trim().to_string())?;
+                    Some((e.file_name().to_string_lossy().into_owned(), model))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    gpus.sort();
+    Some((driver, gpus.into_iter().map(|(_, m)| m).collect()))
+}
+
+fn check_files(config: Option<&Path>, check_model: &dyn Fn(&crate::config::ModelConfig) -> Result<String>) -> Result<()> {
     let Some(path) = config else {
         println!("config    none given (peakscope doctor CONFIG checks a project's files)");
         return Ok(());
     };
     let cfg = ProjectConfig::load(path)?;
     println!("config    {}", path.display());
-    let checks = check_config(&cfg, load_models);
+    let checks = check_config_with(&cfg, check_model);
     let mut bad = 0;
     for c in &checks {
         match &c.result {

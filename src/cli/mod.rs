@@ -10,6 +10,7 @@ pub mod eval_cmd;
 pub mod ism_bed;
 pub mod merge;
 pub mod model_cmds;
+pub mod serve;
 pub mod summarize;
 pub mod tf_activity;
 pub mod variants_cmd;
@@ -102,6 +103,27 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Build a .fai index (and .gzi for bgzip) for a FASTA file
     Faidx { fasta: PathBuf },
+    /// (internal) the terminal UI's model server: loads the config's models and answers
+    /// prediction and ISM requests framed on stdin/stdout
+    #[command(hide = true)]
+    ServeModels {
+        config: PathBuf,
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
+    /// (internal) the terminal UI's evaluation: runs one evaluation and streams progress and
+    /// snapshots framed on stdout; a byte or end of file on stdin stops it
+    #[command(hide = true)]
+    UiEval {
+        config: PathBuf,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// only peaks on these chromosomes (comma-separated)
+        #[arg(long, value_delimiter = ',')]
+        chroms: Vec<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -132,25 +154,100 @@ pub(crate) fn emit(path: Option<&std::path::Path>, f: impl FnOnce(&mut dyn std::
 /// Run the terminal UI. A terminating signal ends it in order (jobs cancelled, threads
 /// joined, terminal restored) and the process exits with 128 + the signal number, as a
 /// shell reports a process killed by it (129 SIGHUP, 130 SIGINT, 143 SIGTERM).
-fn launch_ui(cfg: crate::config::ProjectConfig, device: tch::Device, session: Option<crate::tui::export::Session>) -> Result<()> {
+fn launch_ui(cfg: crate::config::ProjectConfig, device: &str, session: Option<crate::tui::export::Session>) -> Result<()> {
     match crate::tui::run(cfg, device, session)? {
         crate::tui::Exit::Quit => Ok(()),
         crate::tui::Exit::Signal(sig) => std::process::exit(128 + sig),
     }
 }
 
+/// Whether a command needs libtorch (then `peakscope` execs `peakscope-torch` for it).
+pub fn needs_torch(cli: &Cli) -> bool {
+    match &cli.command {
+        None => false,
+        Some(Command::Doctor { models, .. }) => *models,
+        Some(Command::Summarize(_) | Command::Faidx { .. }) => false,
+        Some(_) => true,
+    }
+}
+
+/// `--device` as the UI takes it: checked for its form here, for CUDA by the model server.
+fn check_device_arg(s: &str) -> Result<()> {
+    let s = s.trim().to_ascii_lowercase();
+    let ok = matches!(s.as_str(), "auto" | "cpu" | "cuda" | "gpu") || s.strip_prefix("cuda:").is_some_and(|n| n.parse::<usize>().is_ok());
+    if !ok {
+        anyhow::bail!("--device '{s}': expected auto, cpu, cuda or cuda:N");
+    }
+    Ok(())
+}
+
+/// The UI, or clap's help when there is nothing to open.
+fn run_ui(cli: Cli) -> Result<()> {
+    let session = cli.session.as_deref().map(crate::tui::export::Session::load).transpose()?;
+    let config = cli.config.or_else(|| session.as_ref().map(|s| PathBuf::from(&s.config)));
+    match config {
+        Some(p) => {
+            check_device_arg(&cli.device)?;
+            launch_ui(crate::config::ProjectConfig::load(&p)?, &cli.device, session)
+        }
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
+    }
+}
+
+fn exit_on_error(r: Result<()>) {
+    if let Err(e) = r {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// `peakscope`: the commands that need no model run here, without libtorch (so they start
+/// in milliseconds); the others replace this process with `peakscope-torch` and the same
+/// arguments, so exit codes, signals and the terminal are exactly that process's.
+pub fn front_main() {
+    let cli = Cli::parse();
+    crate::logging::init(cli.verbose);
+    if !needs_torch(&cli) {
+        return exit_on_error(run_light(cli));
+    }
+    let err = crate::jobs::remote::exec_torch(std::env::args_os().skip(1));
+    eprintln!("error: {err:#}");
+    std::process::exit(1);
+}
+
+/// `peakscope-torch`: every command, libtorch linked.
+pub fn torch_main() {
+    let cli = Cli::parse();
+    crate::logging::init(cli.verbose);
+    exit_on_error(run(cli))
+}
+
+/// The commands without models (see [`needs_torch`]).
+pub fn run_light(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => run_ui(cli),
+        Some(Command::Doctor { config, models: false }) => doctor::run_light(config.as_deref()),
+        Some(Command::Summarize(a)) => summarize::run(a),
+        Some(Command::Faidx { fasta }) => faidx(&fasta),
+        Some(_) => anyhow::bail!("this command runs models: use `peakscope` (it runs `peakscope-torch` for it)"),
+    }
+}
+
+fn faidx(fasta: &std::path::Path) -> Result<()> {
+    check_outputs(&[Output::file("faidx (the index next to the FASTA)", &PathBuf::from(format!("{}.fai", fasta.display())))], &[fasta])?;
+    crate::genome::fasta::build_index(fasta)?;
+    let fa = crate::genome::Fasta::open(fasta)?;
+    eprintln!("indexed {}: {} sequences", fasta.display(), fa.chroms().len());
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        let session = cli.session.as_deref().map(crate::tui::export::Session::load).transpose()?;
-        let config = cli.config.or_else(|| session.as_ref().map(|s| PathBuf::from(&s.config)));
-        return match config {
-            Some(p) => launch_ui(crate::config::ProjectConfig::load(&p)?, crate::model::device::parse_device(&cli.device)?, session),
-            None => {
-                use clap::CommandFactory;
-                Cli::command().print_help()?;
-                Ok(())
-            }
-        };
+        return run_ui(cli);
     };
     match command {
         Command::Doctor { config, models } => doctor::run(config.as_deref(), models),
@@ -187,7 +284,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let cfg = crate::demo::prepare(&dir, rebuild, force, &mut |m| eprintln!("{m}"))?;
             use std::io::IsTerminal;
             if !no_tui && std::io::stdout().is_terminal() {
-                return launch_ui(crate::config::ProjectConfig::load(&cfg)?, crate::model::device::parse_device("auto")?, None);
+                return launch_ui(crate::config::ProjectConfig::load(&cfg)?, "auto", None);
             }
             println!("{}", cfg.display());
             if !no_tui {
@@ -199,12 +296,10 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Faidx { fasta } => {
-            check_outputs(&[Output::file("faidx (the index next to the FASTA)", &PathBuf::from(format!("{}.fai", fasta.display())))], &[&fasta])?;
-            crate::genome::fasta::build_index(&fasta)?;
-            let fa = crate::genome::Fasta::open(&fasta)?;
-            eprintln!("indexed {}: {} sequences", fasta.display(), fa.chroms().len());
-            Ok(())
+        Command::Faidx { fasta } => faidx(&fasta),
+        Command::ServeModels { config, device } => serve::serve_models(&crate::config::ProjectConfig::load(&config)?, &device),
+        Command::UiEval { config, device, chroms, limit } => {
+            serve::serve_eval(&crate::config::ProjectConfig::load(&config)?, &device, (!chroms.is_empty()).then_some(chroms), limit)
         }
     }
 }

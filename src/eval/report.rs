@@ -1,10 +1,10 @@
 //! Snapshot of evaluation metrics: serialisable to metrics.json (NaN becomes null = n/a)
 //! and printable as a compact table.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TargetMetrics {
     /// peaks with finite measured and predicted heights
     pub n: u64,
@@ -21,7 +21,7 @@ pub struct TargetMetrics {
     pub auprc: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StratumSummary {
     pub n: u64,
     /// targets with a defined Pearson R
@@ -38,7 +38,7 @@ pub struct StratumSummary {
     pub overcorrelation: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OvercorrPair {
     pub a: String,
     pub b: String,
@@ -47,7 +47,7 @@ pub struct OvercorrPair {
     pub diff: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelReport {
     pub group: Option<String>,
     /// track -> stratum -> metrics
@@ -58,7 +58,7 @@ pub struct ModelReport {
     pub overcorrelation: BTreeMap<String, Vec<OvercorrPair>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplicateReport {
     /// (peak, track) pairs with a defined CV
     pub n_cv: u64,
@@ -68,13 +68,13 @@ pub struct ReplicateReport {
     pub pearson_mean_sd: BTreeMap<String, (f64, f64)>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GroupReport {
     pub models: Vec<String>,
     pub strata: BTreeMap<String, ReplicateReport>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     /// peaks evaluated so far, of `total`
     pub done: usize,

@@ -88,7 +88,10 @@ struct Rec {
 
 const RAW_TILE: u64 = 1 << 16;
 const ZOOM_TILE_RECORDS: u64 = 2048;
-const CACHE_TILES: usize = 512;
+/// Default memory for one file's tile cache (see [`BigWig::set_cache_budget`]).
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+/// Bytes a cached tile costs besides its records (map entry, Arc, Vec header).
+const TILE_OVERHEAD: usize = 96;
 
 /// Tile cache: (zoom level (0 = raw), chromosome index, tile index) → (last use, records).
 type TileCache = HashMap<(u32, u32, u64), (u64, Arc<Vec<Rec>>)>;
@@ -100,6 +103,9 @@ pub struct BigWig {
     names: ChromNames,
     zooms: Vec<u32>,
     cache: TileCache,
+    /// bytes held by `cache`, and the most it may hold
+    cache_bytes: usize,
+    cache_budget: usize,
     clock: u64,
     /// tiles read from disk since opening (for tests and benches of the cache)
     pub tiles_read: u64,
@@ -156,7 +162,7 @@ impl BigWig {
         }
         let mut zooms: Vec<u32> = reader.info().zoom_headers.iter().map(|z| z.reduction_level).collect();
         zooms.sort_unstable();
-        Ok(BigWig { path, reader, names, zooms, cache: HashMap::new(), clock: 0, tiles_read: 0 })
+        Ok(BigWig { path, reader, names, zooms, cache: HashMap::new(), cache_bytes: 0, cache_budget: DEFAULT_CACHE_BYTES, clock: 0, tiles_read: 0 })
     }
 
     pub fn path(&self) -> &Path {
@@ -318,12 +324,15 @@ impl BigWig {
         }
         self.tiles_read += 1;
         let recs = Arc::new(recs);
-        if self.cache.len() >= CACHE_TILES {
-            if let Some(old) = self.cache.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| *k) {
-                self.cache.remove(&old);
+        self.cache_bytes += tile_bytes(&recs);
+        self.cache.insert(key, (self.clock, recs.clone()));
+        // least recently used first, down to the budget (the new tile stays)
+        while self.cache_bytes > self.cache_budget && self.cache.len() > 1 {
+            let Some(old) = self.cache.iter().filter(|(k, _)| **k != key).min_by_key(|(_, (t, _))| *t).map(|(k, _)| *k) else { break };
+            if let Some((_, r)) = self.cache.remove(&old) {
+                self.cache_bytes -= tile_bytes(&r);
             }
         }
-        self.cache.insert(key, (self.clock, recs.clone()));
         Ok(recs)
     }
 
@@ -389,6 +398,21 @@ impl BigWig {
     pub fn cached_tiles(&self) -> usize {
         self.cache.len()
     }
+
+    /// Bytes the tile cache holds now.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache_bytes
+    }
+
+    /// The most memory the tile cache may hold, in bytes (least recently used tiles go
+    /// first; the tile just read always stays).
+    pub fn set_cache_budget(&mut self, bytes: usize) {
+        self.cache_budget = bytes;
+    }
+}
+
+fn tile_bytes(recs: &[Rec]) -> usize {
+    std::mem::size_of_val(recs) + TILE_OVERHEAD
 }
 
 /// Write a bigWig from sorted `(chrom, start, end, value)` runs (used by `predict

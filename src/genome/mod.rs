@@ -11,6 +11,7 @@ pub mod genes;
 pub mod locus;
 pub mod motifs;
 pub mod onehot;
+pub mod peak_index;
 pub mod peaks;
 pub mod shuffle;
 pub mod sniff;

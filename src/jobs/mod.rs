@@ -5,6 +5,7 @@
 pub mod eval;
 pub mod eval_input;
 pub mod model_worker;
+pub mod remote;
 pub mod variants;
 pub mod view;
 pub mod worker;

@@ -28,6 +28,16 @@ pub struct Reader {
 impl Reader {
     /// Open every bigWig; the errors (one per file that failed) come back for the caller to
     /// show, and that track stays empty.
+    /// [`Reader::open`] with `budget` bytes for the tile caches of all files together.
+    pub fn open_with_budget(paths: &[PathBuf], budget: usize) -> (Reader, Vec<String>) {
+        let (mut r, errors) = Self::open(paths);
+        let each = budget / paths.len().max(1);
+        for bw in r.bigwigs.iter_mut().flatten() {
+            bw.set_cache_budget(each);
+        }
+        (r, errors)
+    }
+
     pub fn open(paths: &[PathBuf]) -> (Reader, Vec<String>) {
         let mut errors = Vec::new();
         let bigwigs = paths
@@ -61,27 +71,11 @@ impl Reader {
         (data, errors)
     }
 
-    /// Sum over the central `width` bp of each locus, per locus, per track (NaN: no data).
+    /// Sum over the central `width` bp of each locus, per locus, per track (NaN: no data);
+    /// see [`peak_index::heights`](crate::genome::peak_index::heights).
     pub fn heights(&mut self, loci: &[Locus], width: u64) -> Vec<Vec<f64>> {
-        let regions: Vec<(&str, u64, u64)> = loci
-            .iter()
-            .map(|l| {
-                let (s, e) = l.centered_window(width);
-                (l.chrom.as_str(), s.max(0) as u64, e.max(0) as u64)
-            })
-            .collect();
-        let per_track: Vec<Vec<f64>> = self
-            .bigwigs
-            .iter_mut()
-            .map(|f| match f {
-                Some(bw) => bw
-                    .stats_many(&regions)
-                    .map(|v| v.into_iter().map(|s| s.map(|s| s.sum).unwrap_or(f64::NAN)).collect())
-                    .unwrap_or_else(|_| vec![f64::NAN; regions.len()]),
-                None => vec![f64::NAN; regions.len()],
-            })
-            .collect();
-        (0..loci.len()).map(|k| per_track.iter().map(|t| t[k]).collect()).collect()
+        let t = self.bigwigs.len().max(1);
+        crate::genome::peak_index::heights(&mut self.bigwigs, loci, width).chunks(t).map(<[f64]>::to_vec).collect()
     }
 }
 
@@ -217,7 +211,7 @@ fn hot_spot_motif(plan: &IsmPlan, res: &IsmResult, o: usize, motifs: &[Motif]) -
 pub const HIT_THRESHOLD: f64 = 0.85;
 
 /// A motif hit in genomic coordinates.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GenomicHit {
     pub name: String,
     /// 0-based start, end
@@ -228,7 +222,7 @@ pub struct GenomicHit {
 }
 
 /// Base-resolution attributions of a region for one model (gradient × input).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RegionAttr {
     /// genomic 0-based start of the region
     pub region_start: i64,

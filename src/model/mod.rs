@@ -18,22 +18,26 @@ pub mod zoo;
 use crate::config::ModelConfig;
 use anyhow::Result;
 
-/// Doctor's check of one configured model: every file is a TorchScript archive, and with
-/// `load` the model also loads on CPU and answers a dummy batch with its declared heads; the
-/// report then describes the output structure and the heads as read.
-pub fn check_model_file(m: &ModelConfig, load: bool) -> Result<String> {
+/// Doctor's check of a model without libtorch: every file is a TorchScript archive (the
+/// `peakscope` binary, which links no libtorch, runs this one).
+pub fn check_model_archives(m: &ModelConfig) -> Result<String> {
     let spec = engine::ModelSpec::from_config(m);
     for f in spec.files() {
         checkpoint::check_torchscript_file(&f, &spec.example_input())?;
     }
+    let n = spec.files().len();
+    Ok(if n == 1 { "TorchScript archive (use --models to load it)".into() } else { format!("{n} TorchScript archives (use --models to load them)") })
+}
+
+/// Doctor's check of one configured model: every file is a TorchScript archive, and with
+/// `load` the model also loads on CPU and answers a dummy batch with its declared heads; the
+/// report then describes the output structure and the heads as read.
+pub fn check_model_file(m: &ModelConfig, load: bool) -> Result<String> {
+    let archives = check_model_archives(m)?;
     if !load {
-        let n = spec.files().len();
-        return Ok(if n == 1 {
-            "TorchScript archive (use --models to load it)".into()
-        } else {
-            format!("{n} TorchScript archives (use --models to load them)")
-        });
+        return Ok(archives);
     }
+    let spec = engine::ModelSpec::from_config(m);
     let model = engine::Model::load(spec, tch::Device::Cpu, engine::Precision::F32)?;
     Ok(inspect::describe_loaded(&model))
 }

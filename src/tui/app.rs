@@ -100,18 +100,21 @@ impl App {
             config: None,
             tracks,
             chroms,
-            peaks,
+            peaks: std::sync::Arc::new(peaks),
             ubiquitous,
             genes,
             specificity: Vec::new(),
+            specificity_version: 0,
+            eval_choice: None,
             models: Models {
                 names: models,
                 active: 0,
                 compare: None,
                 ready: false,
-                device: tch::Device::Cpu,
+                device: "auto".into(),
                 device_label: String::new(),
                 preds: HashMap::new(),
+                preds_version: 0,
             },
             locus,
             selected: None,
@@ -294,6 +297,9 @@ impl App {
                         self.quit = true;
                         return vec![];
                     }
+                    if let Some(args) = line.strip_prefix("eval").filter(|a| a.is_empty() || a.starts_with(' ')) {
+                        return self.eval_prompt(args);
+                    }
                 }
                 if search && self.shared.panel == Some(crate::tui::components::tf::TfPanel::NAME) {
                     // `/` in the TF panel finds a TF
@@ -315,6 +321,26 @@ impl App {
             _ => {}
         }
         vec![]
+    }
+
+    /// `:eval [CHROMS|all] [N|none]`: choose the peaks of the evaluation and start it.
+    fn eval_prompt(&mut self, args: &str) -> Vec<Request> {
+        use super::components::metrics::{EvalChoice, Metrics};
+        if self.component::<Metrics>().eval.running {
+            self.shared.status = "an evaluation is running: e stops it, then :eval starts another".into();
+            return vec![];
+        }
+        let base = self.shared.eval_choice.clone().or_else(|| self.shared.config.as_deref().map(EvalChoice::from_config)).unwrap_or_default();
+        match EvalChoice::parse(args, &base, &self.shared.chroms) {
+            Ok(choice) => {
+                self.shared.eval_choice = Some(choice);
+                self.dispatch(Action::Eval, 1).unwrap_or_default()
+            }
+            Err(e) => {
+                self.shared.status = e;
+                vec![]
+            }
+        }
     }
 
     /// Offer a command to the components (the open panel first), then to the App.
@@ -407,12 +433,6 @@ impl App {
                     None => "comparison off".into(),
                 };
             }
-            Action::CycleTrack => {
-                if !s.tracks.is_empty() {
-                    s.focused_track = (s.focused_track + n as usize) % s.tracks.len();
-                    s.status = format!("focus on {} (ISM panel, peak list, x)", s.tracks[s.focused_track]);
-                }
-            }
             Action::NextPanel => {
                 let panels = self.panels();
                 let s = &mut self.shared;
@@ -435,7 +455,12 @@ impl App {
             | Action::TfActivity
             | Action::Logo
             | Action::LogoLeft
-            | Action::LogoRight => return false,
+            | Action::LogoRight
+            | Action::CycleTrack
+            | Action::PredictRest
+            | Action::ScrollTracksDown
+            | Action::ScrollTracksUp
+            | Action::ToggleGroup => return false,
         }
         true
     }

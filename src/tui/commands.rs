@@ -110,6 +110,10 @@ commands! {
         Logo = "logo", keys ["b"], once, "ISM panel: base-resolution logo (letters by attribution, every cell type, both models) / heatmap";
         LogoLeft = "logo_left", keys ["["], counted, "logo view: pan left within the peak";
         LogoRight = "logo_right", keys ["]"], counted, "logo view: pan right within the peak";
+        PredictRest = "predict_rest", keys ["P"], once, "peak list: predict every listed peak without a prediction (P again stops)";
+        ScrollTracksDown = "scroll_tracks_down", keys ["J", "ctrl+d"], counted, "tracks: scroll down a row (count: rows)";
+        ScrollTracksUp = "scroll_tracks_up", keys ["K", "ctrl+u"], counted, "tracks: scroll up a row";
+        ToggleGroup = "toggle_group", keys ["G"], once, "tracks: collapse / expand the focused cell type's group ([[tracks]] group)";
     }
 }
 

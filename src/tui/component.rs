@@ -6,7 +6,8 @@
 //! this module implements for every [`Component`].
 use super::commands::Action;
 use super::shared::Shared;
-use crate::jobs::view::{Predictor, Reader};
+use crate::jobs::remote::ModelClient;
+use crate::jobs::view::Reader;
 use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -20,17 +21,21 @@ pub type AnyEvent = Box<dyn Any + Send>;
 pub enum Thread {
     /// bigWig reads (the track loader)
     Reader,
-    /// the FASTA and the models (predictions, ISM)
+    /// the models (predictions, ISM), through the model server process
     Predictor,
     /// long runs with their own resources (the evaluation)
     Background,
+    /// the peak index: per-track calls, specificity and heights of every peak (built once,
+    /// then read from its cache)
+    Index,
 }
 
 /// Work a component asks for; replies of type `E` come back to it.
 pub enum Job<E> {
     Read(Box<dyn Task<Reader, E>>),
-    Model(Box<dyn Task<Predictor, E>>),
+    Model(Box<dyn Task<ModelClient, E>>),
     Background(Box<dyn Task<(), E>>),
+    Index(Box<dyn Task<(), E>>),
     /// cancel this component's running or pending task with this key
     Cancel(Thread, u64),
 }
@@ -41,6 +46,7 @@ impl<E: 'static> Job<E> {
             Job::Read(_) => Thread::Reader,
             Job::Model(_) => Thread::Predictor,
             Job::Background(_) => Thread::Background,
+            Job::Index(_) => Thread::Index,
             Job::Cancel(t, _) => *t,
         }
     }
@@ -50,7 +56,7 @@ impl<E: 'static> Job<E> {
         match self {
             Job::Read(t) => t.as_any().downcast_ref(),
             Job::Model(t) => t.as_any().downcast_ref(),
-            Job::Background(t) => t.as_any().downcast_ref(),
+            Job::Background(t) | Job::Index(t) => t.as_any().downcast_ref(),
             Job::Cancel(..) => None,
         }
     }
@@ -131,6 +137,7 @@ fn erase<E: Send + 'static>(job: Job<E>) -> Job<AnyEvent> {
         Job::Read(t) => Job::Read(Box::new(Erased(t))),
         Job::Model(t) => Job::Model(Box::new(Erased(t))),
         Job::Background(t) => Job::Background(Box::new(Erased(t))),
+        Job::Index(t) => Job::Index(Box::new(Erased(t))),
         Job::Cancel(th, k) => Job::Cancel(th, k),
     }
 }

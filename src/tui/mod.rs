@@ -11,8 +11,10 @@
 //! * [`term`]: the terminal while the UI owns it (raw mode, alternate screen, bracketed
 //!   paste, stderr to the log, signals).
 //! * This module: the runtime. Components' tasks run on [`Worker`] threads — the track
-//!   loader ([`Reader`]), the predictor ([`Predictor`], which owns the model worker), a
-//!   background thread for the evaluation and one for file output — and their replies come
+//!   loader ([`Reader`]), the predictor ([`ModelClient`], the client of the model server
+//!   process, see [`jobs::remote`](crate::jobs::remote)), a background thread for the
+//!   evaluation (which runs in a process of its own), one for the peak index and one for
+//!   file output — and their replies come
 //!   back on one channel. Quitting (`q`, `:q`, Ctrl-C, or SIGTERM/SIGHUP/SIGINT) cancels
 //!   every job, joins every thread (models are dropped by the threads that own them), then
 //!   restores the terminal.
@@ -23,6 +25,7 @@ pub mod components;
 pub mod export;
 pub mod keymap;
 pub mod shared;
+pub mod summary;
 pub mod term;
 pub mod view;
 
@@ -30,7 +33,8 @@ use crate::config::ProjectConfig;
 use crate::genome::genes::Genes;
 use crate::genome::peaks::{PeakReadOptions, PeakSet};
 use crate::genome::Fasta;
-use crate::jobs::view::{Predictor, Reader};
+use crate::jobs::remote::ModelClient;
+use crate::jobs::view::Reader;
 use crate::jobs::worker::{Ctx, Reply, ReplyKind, Task, TaskService, Worker};
 use anyhow::Result;
 use app::{App, AppEvent, Request};
@@ -49,8 +53,9 @@ pub fn log_path() -> PathBuf {
     crate::demo::default_dir().parent().map(|p| p.join("peakscope.log")).unwrap_or_else(|| "peakscope.log".into())
 }
 
-/// Build the app state for a project (reads the indexes and peak files once, before the UI
-/// loop starts).
+/// Build the app state for a project: the FASTA index, the peak set and the genes are read
+/// before the UI loop starts; everything heavier (per-track calls, specificity, the height
+/// of every peak) is the peak index job's, in the background.
 pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
     let fasta = Fasta::open(&cfg.genome.fasta)?;
     let peaks = match &cfg.peaks {
@@ -67,12 +72,7 @@ pub fn app_for(cfg: &ProjectConfig) -> Result<App> {
         genes,
     );
     app.shared.config = Some(Arc::new(cfg.clone()));
-    // specificity from the per-track calls, when every track has them
-    let calls: Vec<PeakSet> =
-        cfg.tracks.iter().filter_map(|t| t.peaks.as_ref()).map(|p| PeakSet::read(p, &PeakReadOptions::default())).collect::<Result<_>>()?;
-    if !calls.is_empty() && calls.len() == cfg.tracks.len() {
-        app.shared.specificity = crate::genome::peaks::specificity(&app.shared.peaks, &calls).into_iter().map(Some).collect();
-    }
+    // per-track calls, specificity and heights: the peak index job (see components::peaks)
     let keys = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/peakscope/keys.toml"));
     if let Some(k) = keys.filter(|k| k.exists()) {
         app.keymap = keymap::Keymap::with_overrides(&std::fs::read_to_string(&k)?).map_err(|e| anyhow::anyhow!("{}: {e:#}", k.display()))?;
@@ -121,13 +121,22 @@ impl Task<(), AnyEvent> for WriteTask {
 /// The UI's worker threads.
 struct Services {
     reader: TaskWorker<Reader>,
-    predictor: TaskWorker<Predictor>,
+    predictor: TaskWorker<ModelClient>,
     background: TaskWorker<()>,
+    index: TaskWorker<()>,
     files: TaskWorker<()>,
 }
 
+/// Standard error for the UI's child processes: the log file (appended), or nowhere.
+pub fn log_stdio() -> std::process::Stdio {
+    match std::fs::OpenOptions::new().create(true).append(true).open(log_path()) {
+        Ok(f) => f.into(),
+        Err(_) => std::process::Stdio::null(),
+    }
+}
+
 impl Services {
-    fn start(cfg: &ProjectConfig, device: tch::Device, tx: &Sender<Reply<AnyEvent>>) -> Result<Services> {
+    fn start(cfg: &ProjectConfig, device: &str, tx: &Sender<Reply<AnyEvent>>) -> Result<Services> {
         let sink = |tx: &Sender<Reply<AnyEvent>>| {
             let tx = tx.clone();
             move |r| {
@@ -135,10 +144,11 @@ impl Services {
             }
         };
         let bigwigs: Vec<PathBuf> = cfg.tracks.iter().map(|t| t.bigwig.clone()).collect();
+        let budget = cfg.ui.tile_cache_mb.saturating_mul(1 << 20);
         let reader = Worker::spawn(
             "track-loader",
             move |ctx| {
-                let (reader, errors) = Reader::open(&bigwigs);
+                let (reader, errors) = Reader::open_with_budget(&bigwigs, budget);
                 for e in errors {
                     ctx.emit(Box::new(AppEvent::Error(e)) as AnyEvent);
                 }
@@ -146,19 +156,23 @@ impl Services {
             },
             sink(tx),
         )?;
-        let pcfg = cfg.clone();
+        let (config, device, no_models) = (cfg.source.clone(), device.to_string(), cfg.models.is_empty());
         let predictor = Worker::spawn(
             "predictor",
             move |ctx| {
-                let p = Predictor::open(&pcfg, device).map_err(|e| format!("{e:#}"))?;
+                if no_models {
+                    return Ok(TaskService::new(ModelClient::none()));
+                }
+                let p = ModelClient::spawn(&config, &device, log_stdio()).map_err(|e| format!("models: {e:#}"))?;
                 ctx.emit(Box::new(AppEvent::ModelsReady { device: p.device_label() }) as AnyEvent);
                 Ok(TaskService::new(p))
             },
             sink(tx),
         )?;
         let background = Worker::spawn("eval", |_| Ok(TaskService::new(())), sink(tx))?;
+        let index = Worker::spawn("index", |_| Ok(TaskService::new(())), sink(tx))?;
         let files = Worker::spawn("files", |_| Ok(TaskService::new(())), sink(tx))?;
-        Ok(Services { reader, predictor, background, files })
+        Ok(Services { reader, predictor, background, index, files })
     }
 
     /// Hand requests to the workers; sessions and exports are prepared here (no IO) and
@@ -172,11 +186,13 @@ impl Services {
                         Job::Read(t) => drop(self.reader.submit_tagged(tag, t)),
                         Job::Model(t) => drop(self.predictor.submit_tagged(tag, t)),
                         Job::Background(t) => drop(self.background.submit_tagged(tag, t)),
+                        Job::Index(t) => drop(self.index.submit_tagged(tag, t)),
                         Job::Cancel(thread, key) => {
                             match thread {
                                 Thread::Reader => self.reader.cancel_lane(tag, key),
                                 Thread::Predictor => self.predictor.cancel_lane(tag, key),
                                 Thread::Background => self.background.cancel_lane(tag, key),
+                                Thread::Index => self.index.cancel_lane(tag, key),
                             };
                         }
                     }
@@ -196,7 +212,7 @@ impl Services {
     /// Cancel every job on every thread, then join them all (the models are dropped by the
     /// model worker thread, inside the predictor's shutdown).
     fn shutdown(&mut self) {
-        for cancelled in [self.reader.shutdown(), self.predictor.shutdown(), self.background.shutdown(), self.files.shutdown()] {
+        for cancelled in [self.reader.shutdown(), self.predictor.shutdown(), self.background.shutdown(), self.index.shutdown(), self.files.shutdown()] {
             if !cancelled {
                 tracing::error!("a UI worker thread panicked");
             }
@@ -225,9 +241,9 @@ fn route(app: &mut App, r: Reply<AnyEvent>) -> Vec<Request> {
 
 /// Open the UI on a project (optionally restoring a session) and run until the user quits
 /// or a terminating signal arrives.
-pub fn run(cfg: ProjectConfig, device: tch::Device, session: Option<export::Session>) -> Result<Exit> {
+pub fn run(cfg: ProjectConfig, device: &str, session: Option<export::Session>) -> Result<Exit> {
     let mut app = app_for(&cfg)?;
-    app.shared.models.device = device;
+    app.shared.models.device = device.to_string();
     if let Some(s) = &session {
         s.apply(&mut app)?;
     }

@@ -6,7 +6,7 @@ use crate::config::ProjectConfig;
 use crate::genome::genes::Genes;
 use crate::genome::locus::{parse_locus, LocusQuery};
 use crate::genome::{ChromNames, Locus, PeakSet};
-use crate::jobs::view::Predictor;
+use crate::jobs::remote::ModelClient;
 use crate::jobs::worker::{Ctx, Task};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,12 +19,14 @@ pub struct Models {
     pub compare: Option<usize>,
     /// loaded by the predictor
     pub ready: bool,
-    /// where evaluations run
-    pub device: tch::Device,
+    /// where the models run: `--device` as given (auto, cpu, cuda:N)
+    pub device: String,
     /// where the predictor runs, as it reported it
     pub device_label: String,
     /// predictions per (model, peak index): one value per track (NaN: output not mapped)
     pub preds: HashMap<(usize, usize), Vec<f32>>,
+    /// increases whenever `preds` changes
+    pub preds_version: u64,
 }
 
 pub struct Shared {
@@ -32,11 +34,17 @@ pub struct Shared {
     pub config: Option<Arc<ProjectConfig>>,
     pub tracks: Vec<String>,
     pub chroms: ChromNames,
-    pub peaks: PeakSet,
+    /// shared with the peak index job
+    pub peaks: Arc<PeakSet>,
     pub ubiquitous: Vec<String>,
     pub genes: Option<Genes>,
-    /// per peak: number of tracks whose own calls overlap it (when known)
+    /// per peak: number of tracks whose own calls overlap it (when known; the peak index
+    /// fills it in the background)
     pub specificity: Vec<Option<u32>>,
+    /// increases whenever `specificity` changes
+    pub specificity_version: u64,
+    /// which peaks `e` evaluates, when chosen with `:eval` (else `[eval]` in the config)
+    pub eval_choice: Option<crate::tui::components::metrics::EvalChoice>,
     pub models: Models,
     pub locus: Locus,
     pub selected: Option<usize>,
@@ -70,21 +78,25 @@ pub struct PredictTask<E> {
     pub peaks: Vec<usize>,
     loci: Vec<Locus>,
     wrap: fn(Preds) -> E,
+    /// added to the lane key (a long job apart from the view's requests)
+    lane: u64,
 }
 
-impl<E: Send + 'static> Task<Predictor, E> for PredictTask<E> {
+impl<E: Send + 'static> Task<ModelClient, E> for PredictTask<E> {
     fn key(&self) -> u64 {
-        self.model as u64
+        self.model as u64 | self.lane
     }
-    fn run(self: Box<Self>, env: &mut Predictor, ctx: &Ctx<E>) -> Result<(), String> {
+    fn run(self: Box<Self>, env: &mut ModelClient, ctx: &Ctx<E>) -> Result<(), String> {
         // in chunks, so that they show as they come and a shutdown waits for one chunk at most
-        for (peaks, loci) in self.peaks.chunks(PREDICT_CHUNK).zip(self.loci.chunks(PREDICT_CHUNK)) {
+        let total = self.peaks.len();
+        for (k, (peaks, loci)) in self.peaks.chunks(PREDICT_CHUNK).zip(self.loci.chunks(PREDICT_CHUNK)).enumerate() {
             if ctx.cancelled() {
                 break;
             }
             let values = env.predict_tracks(self.model, loci).map_err(|e| format!("predict: {e:#}"))?;
             // predictions stay valid for their peaks after the view moved on
             ctx.emit_even_if_stale((self.wrap)(Preds { model: self.model, peaks: peaks.to_vec(), values }));
+            ctx.progress((k * PREDICT_CHUNK + peaks.len()).min(total), total);
         }
         Ok(())
     }
@@ -194,12 +206,17 @@ impl Shared {
     /// A prediction job for those of `peaks` that `model` has no prediction for yet (at most
     /// `at_most` of them), once the models are loaded.
     pub fn predict_missing<E: Send + 'static>(&self, model: usize, peaks: &[usize], at_most: usize, wrap: fn(Preds) -> E) -> Option<Job<E>> {
+        self.predict_missing_in_lane(model, peaks, at_most, wrap, 0)
+    }
+
+    /// [`Shared::predict_missing`] in a lane of its own (`lane` is or-ed into the key).
+    pub fn predict_missing_in_lane<E: Send + 'static>(&self, model: usize, peaks: &[usize], at_most: usize, wrap: fn(Preds) -> E, lane: u64) -> Option<Job<E>> {
         if !self.models.ready || self.models.names.is_empty() {
             return None;
         }
         let missing: Vec<usize> = peaks.iter().copied().filter(|&i| !self.models.preds.contains_key(&(model, i))).take(at_most).collect();
         let loci = missing.iter().filter_map(|&i| self.peaks.get(i).map(|p| p.locus())).collect();
-        (!missing.is_empty()).then(|| Job::Model(Box::new(PredictTask { model, peaks: missing, loci, wrap })))
+        (!missing.is_empty()).then(|| Job::Model(Box::new(PredictTask { model, peaks: missing, loci, wrap, lane })))
     }
 
     /// Predictions arrived: kept whatever the view (they stay valid for their peaks).
@@ -207,6 +224,7 @@ impl Shared {
         for (i, v) in p.peaks.into_iter().zip(p.values) {
             self.models.preds.insert((p.model, i), v);
         }
+        self.models.preds_version += 1;
     }
 
     pub fn is_open(&self, panel: &str) -> bool {

@@ -14,7 +14,8 @@ pub const LABEL_W: u16 = 12;
 pub const MIN_W: u16 = LABEL_W + 18;
 pub const MIN_H: u16 = 6;
 
-const LEVELS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Block characters for levels 0 (nothing) to 8 (full).
+pub(crate) const LEVEL_CHARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const PALETTE: [u8; 8] = [39, 208, 41, 199, 226, 51, 135, 160];
 
 pub(crate) fn track_color(t: usize) -> Color {
@@ -35,7 +36,7 @@ pub(crate) fn level(v: f64, max: f64) -> char {
     if v.is_nan() || max.is_nan() || v <= 0.0 || max <= 0.0 {
         return ' ';
     }
-    LEVELS[((v / max * 8.0).ceil() as usize).clamp(1, 8)]
+    LEVEL_CHARS[((v / max * 8.0).ceil() as usize).clamp(1, 8)]
 }
 
 pub(crate) fn truncate(s: &str, n: usize) -> String {
@@ -86,11 +87,17 @@ impl App {
             .unwrap_or_else(|| "no models".into());
         let jobs = self.jobs_line();
         let compare = s.models.compare.and_then(|c| s.models.names.get(c)).map(|c| format!(" vs {c}")).unwrap_or_default();
-        let scale = self.component::<super::components::tracks::Tracks>().scale;
+        let tracks = self.component::<super::components::tracks::Tracks>();
+        let scale = tracks.scale;
+        // the locus on screen: until the new one's data arrive, the old one, and where to
+        let place = match tracks.shown_locus() {
+            Some(l) if *l == s.locus => format!("{} ({})", l.display(), human_width(l.len())),
+            Some(l) => format!("{} ({}) → loading {} ({})", l.display(), human_width(l.len()), s.locus.display(), human_width(s.locus.len())),
+            None => format!("{} ({}) loading", s.locus.display(), human_width(s.locus.len())),
+        };
         let header = format!(
-            " peakscope │ {} ({}) │ {}{} {} │ scale {}{}",
-            s.locus.display(),
-            human_width(s.locus.len()),
+            " peakscope │ {} │ {}{} {} │ scale {}{}",
+            place,
             model,
             compare,
             if s.models.device_label.is_empty() { String::new() } else { format!("on {}", s.models.device_label) },

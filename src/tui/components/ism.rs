@@ -3,7 +3,8 @@
 //! the focused cell type, an importance line and the hot spot's best-matching motif.
 use crate::genome::locus::group_thousands;
 use crate::genome::Locus;
-use crate::jobs::view::{IsmUpdate, Predictor};
+use crate::jobs::remote::ModelClient;
+use crate::jobs::view::IsmUpdate;
 use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use crate::tui::commands::Action;
 use crate::tui::component::{Component, Event, Job, Outcome};
@@ -115,11 +116,11 @@ pub enum IsmEvent {
     Logo(LogoView),
 }
 
-impl Task<Predictor, IsmEvent> for LogoTask {
+impl Task<ModelClient, IsmEvent> for LogoTask {
     fn key(&self) -> u64 {
         1
     }
-    fn run(self: Box<Self>, env: &mut Predictor, ctx: &Ctx<IsmEvent>) -> Result<(), String> {
+    fn run(self: Box<Self>, env: &mut ModelClient, ctx: &Ctx<IsmEvent>) -> Result<(), String> {
         if let Some(v) = self.compute(env, || ctx.cancelled())? {
             ctx.emit(IsmEvent::Logo(v));
         }
@@ -154,8 +155,8 @@ pub struct IsmTask {
     pub locus: Locus,
 }
 
-impl Task<Predictor, IsmEvent> for IsmTask {
-    fn run(self: Box<Self>, env: &mut Predictor, ctx: &Ctx<IsmEvent>) -> Result<(), String> {
+impl Task<ModelClient, IsmEvent> for IsmTask {
+    fn run(self: Box<Self>, env: &mut ModelClient, ctx: &Ctx<IsmEvent>) -> Result<(), String> {
         let (peak, model) = (self.peak, self.model);
         let summary = env
             .ism(model, &self.locus, ctx.cancel_flag(), |u| {

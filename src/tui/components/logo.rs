@@ -4,7 +4,8 @@
 //! model's, with the JASPAR motif hits of the sequence labelled under the letters. `[` and
 //! `]` pan within the peak.
 use crate::genome::Locus;
-use crate::jobs::view::{GenomicHit, Predictor, HIT_THRESHOLD};
+use crate::jobs::remote::ModelClient;
+use crate::jobs::view::{GenomicHit, HIT_THRESHOLD};
 use crate::tui::shared::Shared;
 use crate::tui::view::LABEL_W;
 use ratatui::buffer::Buffer;
@@ -32,7 +33,7 @@ pub struct LogoTask {
 }
 
 impl LogoTask {
-    pub fn compute(&self, env: &mut Predictor, cancelled: impl Fn() -> bool) -> Result<Option<LogoView>, String> {
+    pub fn compute(&self, env: &mut ModelClient, cancelled: impl Fn() -> bool) -> Result<Option<LogoView>, String> {
         let mut view: Option<LogoView> = None;
         for &m in &self.models {
             if cancelled() {

@@ -2,7 +2,8 @@
 //! peaks in the background; the table fills in from its snapshots.
 use crate::config::ProjectConfig;
 use crate::eval::report::{fmt3, Snapshot};
-use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
+use crate::genome::locus::group_thousands;
+use crate::jobs::remote::{EvalFrame, EvalProcess};
 use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use crate::tui::commands::Action;
 use crate::tui::component::{Component, Event, Job, Outcome, Thread};
@@ -28,6 +29,8 @@ pub struct EvalView {
 #[derive(Default)]
 pub struct Metrics {
     pub eval: EvalView,
+    /// the peaks of the running (or last) evaluation
+    pub choice: Option<EvalChoice>,
 }
 
 pub enum MetricsEvent {
@@ -35,50 +38,92 @@ pub enum MetricsEvent {
     Snapshot { done: usize, total: usize, snapshot: Box<Snapshot>, strata: Vec<String> },
 }
 
-/// Peaks per evaluation batch in the UI (the cancel granularity).
-pub const UI_BATCH_PEAKS: usize = 64;
-
-/// Evaluate every model of the project (its own model worker, on `device`). Stopped by
-/// cancelling it; the partial metrics stay.
+/// Evaluate every model of the project in an evaluation process (see
+/// [`jobs::remote`](crate::jobs::remote)): everything it holds is freed when it ends.
+/// Stopped by cancelling it; the partial metrics stay.
 pub struct EvalTask {
     pub config: Arc<ProjectConfig>,
-    pub device: tch::Device,
+    /// `--device` as given (auto, cpu, cuda:N)
+    pub device: String,
+    /// only peaks on these chromosomes (empty: all)
+    pub chroms: Vec<String>,
+    pub limit: Option<usize>,
 }
 
 impl Task<(), MetricsEvent> for EvalTask {
     fn run(self: Box<Self>, _: &mut (), ctx: &Ctx<MetricsEvent>) -> Result<(), String> {
-        let opts = EvalOptions {
-            models: vec![],
-            chroms: None,
-            limit: None,
-            device: self.device,
-            precision: crate::model::engine::Precision::F32,
-            batch_size: None,
-            snapshot_every: Some(Duration::from_millis(250)),
-            shard: None,
-        };
-        // batches of at most 64 peaks, so that stop and quit take effect within one batch
-        // (the metrics do not depend on the batching)
-        let mut cfg = (*self.config).clone();
-        cfg.eval.batch_peaks = cfg.eval.batch_peaks.min(UI_BATCH_PEAKS);
-        let cancel = ctx.cancel_flag();
-        let mut last = (0, 0);
-        let out = run_eval(&cfg, &opts, &cancel, |ev| match ev {
-            EvalEvent::Progress { done, total, .. } => {
-                last = (done, total);
-                ctx.progress(done, total);
+        let mut p = EvalProcess::spawn(&self.config.source, &self.device, &self.chroms, self.limit, crate::tui::log_stdio()).map_err(|e| format!("{e:#}"))?;
+        loop {
+            if ctx.cancelled() {
+                p.stop();
             }
-            EvalEvent::Snapshot(snapshot) => {
-                ctx.emit(MetricsEvent::Snapshot { done: last.0, total: last.1, snapshot, strata: vec![] });
+            match p.next(Duration::from_millis(50)).map_err(|e| format!("{e:#}"))? {
+                None => {}
+                Some(EvalFrame::Progress { done, total }) => {
+                    ctx.progress(done, total);
+                }
+                Some(EvalFrame::Snapshot { done, total, snapshot, strata }) => {
+                    ctx.emit(MetricsEvent::Snapshot { done, total, snapshot, strata });
+                }
+                Some(EvalFrame::Done { .. }) => return Ok(()),
+                Some(EvalFrame::Failed(e)) => return Err(e),
             }
-        })
-        .map_err(|e| format!("{e:#}"))?;
-        let strata = out.state.layout.strata.names().to_vec();
-        ctx.emit(MetricsEvent::Snapshot { done: out.state.rows.len(), total: out.state.total, snapshot: Box::new(out.snapshot), strata });
-        Ok(())
+        }
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Which peaks an evaluation from the UI covers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EvalChoice {
+    /// chromosomes (empty: all)
+    pub chroms: Vec<String>,
+    pub limit: Option<usize>,
+}
+
+impl EvalChoice {
+    /// From `[eval]` in the config: the held-out chromosomes and the limit.
+    pub fn from_config(cfg: &ProjectConfig) -> EvalChoice {
+        EvalChoice { chroms: cfg.eval.chroms.clone(), limit: cfg.eval.limit }
+    }
+
+    /// `:eval` arguments: chromosome names (comma or space separated) or `all`, and a
+    /// number = the peak limit (`none` lifts it). Unset parts come from `base`.
+    pub fn parse(args: &str, base: &EvalChoice, chroms: &crate::genome::ChromNames) -> Result<EvalChoice, String> {
+        let mut out = base.clone();
+        let mut names = Vec::new();
+        let mut all = false;
+        for w in args.split([' ', ',']).map(str::trim).filter(|w| !w.is_empty()) {
+            if let Ok(n) = w.replace('_', "").parse::<usize>() {
+                if n == 0 {
+                    return Err(":eval: the peak limit must be > 0 (none lifts it)".into());
+                }
+                out.limit = Some(n);
+            } else if w.eq_ignore_ascii_case("none") {
+                out.limit = None;
+            } else if w.eq_ignore_ascii_case("all") {
+                all = true;
+            } else {
+                let c = chroms.resolve(w).ok_or_else(|| format!(":eval: no chromosome '{w}' (have {})", chroms.preview()))?;
+                names.push(c.to_string());
+            }
+        }
+        if all {
+            out.chroms.clear();
+        } else if !names.is_empty() {
+            out.chroms = names;
+        }
+        Ok(out)
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} on {}",
+            self.limit.map(|n| format!("up to {} peaks", group_thousands(n as u64))).unwrap_or_else(|| "every peak".into()),
+            if self.chroms.is_empty() { "all chromosomes".to_string() } else { self.chroms.join(",") }
+        )
     }
 }
 
@@ -103,9 +148,16 @@ impl Component for Metrics {
                     s.status = "no project config: nothing to evaluate".into();
                     return Outcome::none();
                 };
+                // `:eval` chose the peaks, or [eval] in the config (held-out chromosomes, limit)
+                let choice = s.eval_choice.clone().unwrap_or_else(|| EvalChoice::from_config(&config));
                 self.eval = EvalView { running: true, ..Default::default() };
-                s.status = "evaluation started (e stops it)".into();
-                Outcome::one(Job::Background(Box::new(EvalTask { config, device: s.models.device })))
+                s.status = format!(
+                    "evaluation started: {} (e stops it; {})",
+                    choice.describe(),
+                    if s.eval_choice.is_some() { "chosen with :eval" } else { "[eval] chroms/limit in the config; :eval CHROMS|all [N] chooses" }
+                );
+                self.choice = Some(choice.clone());
+                Outcome::one(Job::Background(Box::new(EvalTask { config, device: s.models.device.clone(), chroms: choice.chroms, limit: choice.limit })))
             }
             Event::Command(..) => Outcome::Ignored,
             Event::Refresh => Outcome::none(),
@@ -157,7 +209,12 @@ impl Component for Metrics {
         buf.set_stringn(
             area.x,
             area.y,
-            format!("─ metrics · {state} · {}/{} peaks ({pct:.0}%) · mean Pearson of log2(x+1) over cell types", e.done, e.total),
+            format!(
+                "─ metrics · {state} · {}/{} peaks ({pct:.0}%){} · mean Pearson of log2(x+1) over cell types",
+                e.done,
+                e.total,
+                self.choice.as_ref().map(|c| format!(" · {}", c.describe())).unwrap_or_default()
+            ),
             w,
             Style::default().add_modifier(Modifier::BOLD),
         );

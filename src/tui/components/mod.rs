@@ -8,8 +8,8 @@
 //!    `NAME` (its session name), `PANEL = true`, and an `Event` enum for its replies.
 //! 2. Data: a task struct implementing [`Task`](crate::jobs::worker::Task) over the
 //!    environment it needs — [`Reader`](crate::jobs::view::Reader) (bigWigs),
-//!    [`Predictor`](crate::jobs::view::Predictor) (FASTA + models, on the thread that owns
-//!    them) or `()` (a long run with its own resources, like the evaluation). Its `run` calls
+//!    [`ModelClient`](crate::jobs::remote::ModelClient) (the models, in the model server
+//!    process) or `()` (a long run with its own resources, like the evaluation). Its `run` calls
 //!    the synchronous library and sends `Self::Event`s with `ctx.emit`; `key()` names its
 //!    newest-wins lane; long work polls `ctx.cancelled()`.
 //! 3. `update`: on `Event::Command(action, count)` for its own commands return

@@ -3,7 +3,8 @@
 //! model beside it; rows sorted by how cell type-specific the active model's activity is;
 //! `/` finds a TF; enter highlights the selected TF's motif hits in the current view.
 use crate::genome::Locus;
-use crate::jobs::view::{GenomicHit, Predictor, HIT_THRESHOLD};
+use crate::jobs::remote::ModelClient;
+use crate::jobs::view::{GenomicHit, HIT_THRESHOLD};
 use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use crate::model::tf_activity::{pick_backgrounds, specificity};
 use crate::tui::commands::Action;
@@ -38,12 +39,12 @@ pub struct TfTask {
     pub seed: u64,
 }
 
-impl Task<Predictor, TfEvent> for TfTask {
+impl Task<ModelClient, TfEvent> for TfTask {
     fn key(&self) -> u64 {
         1
     }
-    fn run(self: Box<Self>, env: &mut Predictor, ctx: &Ctx<TfEvent>) -> Result<(), String> {
-        let names = env.motif_names();
+    fn run(self: Box<Self>, env: &mut ModelClient, ctx: &Ctx<TfEvent>) -> Result<(), String> {
+        let names = env.motif_names().map_err(|e| format!("motifs: {e:#}"))?;
         let n = names.len();
         ctx.emit_even_if_stale(TfEvent::Motifs(names));
         let total = n * self.models.len();
@@ -75,11 +76,11 @@ pub struct HitsTask {
     pub locus: Locus,
 }
 
-impl Task<Predictor, TfEvent> for HitsTask {
+impl Task<ModelClient, TfEvent> for HitsTask {
     fn key(&self) -> u64 {
         2
     }
-    fn run(self: Box<Self>, env: &mut Predictor, ctx: &Ctx<TfEvent>) -> Result<(), String> {
+    fn run(self: Box<Self>, env: &mut ModelClient, ctx: &Ctx<TfEvent>) -> Result<(), String> {
         let hits = env.motif_hits(self.motif, &self.locus).map_err(|e| format!("motif hits: {e:#}"))?;
         ctx.emit(TfEvent::Hits { motif: self.motif, locus: self.locus, hits });
         Ok(())

@@ -1,6 +1,20 @@
 //! The main view: chromosome position bar, per cell type a measured row (column means from
-//! the bigWig) and predicted rows for the peaks in view (active model and the compared
-//! one), the peak marks and the gene row.
+//! the bigWig) and predicted rows (active model and the compared one), the peak row and the
+//! gene row.
+//!
+//! * **Frames.** Everything drawn for a locus is a [`Frame`] computed when the view changes
+//!   (peaks and genes per column, predictions per column), so that drawing never walks
+//!   every feature. The frame on screen changes only when the measured data of the new
+//!   locus arrive, and the header names the locus on screen (with "loading" and the new
+//!   one until then): data of one locus never appear under another's label.
+//! * **Wide views.** With more peaks (genes) than columns the rows show counts per column;
+//!   a predicted row shows, per column, the maximum over the peaks predicted there
+//!   (labelled "max"), from one representative peak per column. A predicted row is a
+//!   per-column signal ([`Frame::preds`]), so a model that predicts along the whole view
+//!   can fill it directly.
+//! * **Scrolling and groups.** The rows between the fixed position bar and the fixed peak
+//!   and gene rows scroll (`J`/`K`, and to follow the focused cell type); tracks with a
+//!   `group` in the config collapse into one row per group (`G`).
 use crate::genome::bigwig::BinSummary;
 use crate::genome::Locus;
 use crate::jobs::view::Reader;
@@ -8,12 +22,14 @@ use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use crate::tui::commands::Action;
 use crate::tui::component::{Component, Event, Job, Outcome};
 use crate::tui::shared::{Preds, Shared};
-use crate::tui::view::{level, track_color, LABEL_W};
+use crate::tui::summary::{self, GeneCell, GeneIndex, GeneRow, PeakRow, PeakStarts};
+use crate::tui::view::{level, track_color, truncate, LABEL_W};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,17 +53,63 @@ impl Scale {
     }
 }
 
+/// Peaks predicted per view at most at narrow views (at wide ones: one per column).
+const PREDICT_IN_VIEW: usize = 200;
+
+/// What the view draws for one locus, besides the measured data.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub locus: Locus,
+    pub cols: usize,
+    pub peaks: PeakRow,
+    pub genes: Option<GeneRow>,
+    /// per shown model (active, then compared), per track: the value per column (the
+    /// maximum of the predicted peaks there; NaN: none)
+    pub preds: Vec<Vec<Vec<f32>>>,
+    /// peaks in view with a prediction of the active model
+    pub predicted: usize,
+}
+
+/// One row of the scrolling area.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    Measured(usize),
+    /// track, shown model (0: active, 1: compared)
+    Pred(usize, usize),
+    /// a collapsed group: its name and tracks
+    Group(String, Vec<usize>),
+}
+
 pub struct Tracks {
-    /// measured column summaries of `data.0`, per track (None: chromosome absent)
+    /// measured column summaries of the locus on screen, per track (None: chromosome absent)
     pub data: Option<(Locus, Vec<Option<Vec<BinSummary>>>)>,
+    /// the frame on screen (for `data`'s locus) and the one waiting for its data
+    pub frame: Option<Frame>,
+    pub pending: Option<Frame>,
     pub scale: Scale,
     /// cell types hidden from the panel
     pub hidden: Vec<bool>,
+    /// first row of the scrolling area on screen
+    pub scroll: usize,
+    /// groups shown as one row
+    pub collapsed: HashSet<String>,
+    starts: Option<PeakStarts>,
+    genes: Option<GeneIndex>,
 }
 
 impl Default for Tracks {
     fn default() -> Self {
-        Tracks { data: None, scale: Scale::Group, hidden: Vec::new() }
+        Tracks {
+            data: None,
+            frame: None,
+            pending: None,
+            scale: Scale::Group,
+            hidden: Vec::new(),
+            scroll: 0,
+            collapsed: HashSet::new(),
+            starts: None,
+            genes: None,
+        }
     }
 }
 
@@ -83,9 +145,22 @@ impl Task<Reader, TracksEvent> for ColumnsTask {
     }
 }
 
+/// Rows of the track area (between the position bar and the peak and gene rows) for a
+/// terminal of `rows` lines with or without a panel open; the App's layout is the same.
+pub fn track_area_rows(rows: u16, panel_open: bool) -> usize {
+    let panel_h = if panel_open && rows >= 18 { (rows * 2 / 5).max(9) } else { 0 };
+    // header, status, position bar, peaks, genes
+    (rows.saturating_sub(panel_h) as usize).saturating_sub(5)
+}
+
 impl Tracks {
     pub fn is_hidden(&self, t: usize) -> bool {
         self.hidden.get(t).copied().unwrap_or(false)
+    }
+
+    /// The locus on screen (None before the first data arrive).
+    pub fn shown_locus(&self) -> Option<&Locus> {
+        self.data.as_ref().map(|(l, _)| l)
     }
 
     fn transform(&self, v: f64) -> f64 {
@@ -96,17 +171,137 @@ impl Tracks {
         }
     }
 
-    /// Per-track column means of the measured data (transformed for the scale mode).
-    fn measured_columns(&self, cols: usize) -> Vec<Vec<f64>> {
-        match &self.data {
-            Some((_, tracks)) => tracks
-                .iter()
-                .map(|t| match t {
-                    Some(bins) => bins.iter().map(|b| self.transform(b.mean().unwrap_or(0.0))).collect(),
-                    None => vec![0.0; cols],
-                })
-                .collect(),
-            None => vec![],
+    fn group_of<'a>(&self, s: &'a Shared, t: usize) -> Option<&'a str> {
+        s.config.as_ref().and_then(|c| c.tracks.get(t)).and_then(|t| t.group.as_deref())
+    }
+
+    /// The rows of the scrolling area, in order.
+    pub fn rows(&self, s: &Shared) -> Vec<Row> {
+        let models = if s.models.names.is_empty() { 0 } else { 1 + s.models.compare.is_some() as usize };
+        let mut out = Vec::new();
+        let mut groups_done = HashSet::new();
+        for t in 0..s.tracks.len() {
+            if self.is_hidden(t) {
+                continue;
+            }
+            if let Some(g) = self.group_of(s, t).filter(|g| self.collapsed.contains(*g)) {
+                if groups_done.insert(g) {
+                    let members = (0..s.tracks.len()).filter(|&u| self.group_of(s, u) == Some(g) && !self.is_hidden(u)).collect();
+                    out.push(Row::Group(g.to_string(), members));
+                }
+                continue;
+            }
+            out.push(Row::Measured(t));
+            out.extend((0..models).map(|k| Row::Pred(t, k)));
+        }
+        out
+    }
+
+    /// Scroll so that the focused cell type's rows are on screen.
+    fn follow_focus(&mut self, s: &Shared) {
+        let rows = self.rows(s);
+        let visible = track_area_rows(s.rows, s.panel.is_some()).max(1);
+        let t = s.focused_track;
+        let Some(first) =
+            rows.iter().position(|r| matches!(r, Row::Measured(u) | Row::Pred(u, _) if *u == t) || matches!(r, Row::Group(_, m) if m.contains(&t)))
+        else {
+            return;
+        };
+        let last = rows.iter().rposition(|r| matches!(r, Row::Measured(u) | Row::Pred(u, _) if *u == t)).unwrap_or(first);
+        if first < self.scroll {
+            self.scroll = first;
+        } else if last >= self.scroll + visible {
+            self.scroll = (last + 1).saturating_sub(visible).min(first);
+        }
+    }
+
+    fn clamp_scroll(&mut self, s: &Shared) {
+        let visible = track_area_rows(s.rows, s.panel.is_some()).max(1);
+        self.scroll = self.scroll.min(self.rows(s).len().saturating_sub(visible));
+    }
+
+    /// Peaks of the view to predict: all at narrow views, one per column at wide ones.
+    fn to_predict(&self, s: &Shared, starts: &PeakStarts) -> Vec<usize> {
+        let l = &s.locus;
+        let range = starts.range(&l.chrom, l.start, l.end);
+        if range.len() <= PREDICT_IN_VIEW {
+            return range.filter(|&i| s.peaks.get(i).is_some_and(|p| p.end > l.start && p.start < l.end)).collect();
+        }
+        (0..s.cols)
+            .filter_map(|c| {
+                let r = starts.range(&l.chrom, summary::edge(l, s.cols, c), summary::edge(l, s.cols, c + 1));
+                // the range also holds earlier peaks that may reach in: take one starting here
+                let here: Vec<usize> = r.filter(|&i| s.peaks.get(i).is_some_and(|p| p.start >= summary::edge(l, s.cols, c))).collect();
+                here.get(here.len() / 2).copied()
+            })
+            .collect()
+    }
+
+    /// Per shown model and track, the maximum prediction per column of `locus`.
+    fn pred_columns(&self, s: &Shared, locus: &Locus, cols: usize) -> (Vec<Vec<Vec<f32>>>, usize) {
+        let Some(starts) = &self.starts else { return (vec![], 0) };
+        let range = starts.range(&locus.chrom, locus.start, locus.end);
+        let shown: Vec<usize> = std::iter::once(s.models.active).chain(s.models.compare).filter(|_| !s.models.names.is_empty()).collect();
+        let mut out = vec![vec![vec![f32::NAN; cols]; s.tracks.len()]; shown.len()];
+        let mut predicted = 0;
+        for (k, &m) in shown.iter().enumerate() {
+            // whichever is smaller: the peaks in view, or the predictions made so far
+            let peaks: Vec<usize> = if range.len() <= s.models.preds.len() {
+                range.clone().filter(|&i| s.models.preds.contains_key(&(m, i))).collect()
+            } else {
+                s.models.preds.keys().filter(|(mm, i)| *mm == m && range.contains(i)).map(|&(_, i)| i).collect()
+            };
+            for i in peaks {
+                let (Some(p), Some(v)) = (s.peaks.get(i), s.models.preds.get(&(m, i))) else { continue };
+                if p.end <= locus.start || p.start >= locus.end {
+                    continue;
+                }
+                if k == 0 {
+                    predicted += 1;
+                }
+                let (c1, c2) = summary::span(locus, cols, p.start, p.end);
+                for (t, &x) in v.iter().enumerate().take(s.tracks.len()) {
+                    if !x.is_finite() {
+                        continue;
+                    }
+                    for cell in &mut out[k][t][c1.min(cols)..c2] {
+                        if cell.is_nan() || x > *cell {
+                            *cell = x;
+                        }
+                    }
+                }
+            }
+        }
+        (out, predicted)
+    }
+
+    fn build_frame(&mut self, s: &Shared) -> Frame {
+        if self.starts.is_none() {
+            self.starts = Some(PeakStarts::new(&s.peaks));
+        }
+        if self.genes.is_none() {
+            self.genes = s.genes.as_ref().map(GeneIndex::new);
+        }
+        let (locus, cols) = (s.locus.clone(), s.cols);
+        let ubi = |l: Option<&str>| s.is_ubiquitous(l);
+        let peaks = summary::peak_row(&s.peaks, self.starts.as_ref().expect("built above"), &locus, cols, s.selected, &ubi);
+        let genes = self.genes.as_ref().map(|g| summary::gene_row(g, &locus, cols));
+        let (preds, predicted) = self.pred_columns(s, &locus, cols);
+        Frame { locus, cols, peaks, genes, preds, predicted }
+    }
+
+    fn update_preds(&mut self, s: &Shared) {
+        if let Some((locus, cols)) = self.frame.as_ref().map(|f| (f.locus.clone(), f.cols)) {
+            let (p, n) = self.pred_columns(s, &locus, cols);
+            if let Some(f) = self.frame.as_mut() {
+                (f.preds, f.predicted) = (p, n);
+            }
+        }
+        if let Some((locus, cols)) = self.pending.as_ref().map(|f| (f.locus.clone(), f.cols)) {
+            let (p, n) = self.pred_columns(s, &locus, cols);
+            if let Some(f) = self.pending.as_mut() {
+                (f.preds, f.predicted) = (p, n);
+            }
         }
     }
 }
@@ -134,26 +329,77 @@ impl Component for Tracks {
                     *h = !*h;
                     s.status = format!("{} {}", s.tracks[s.focused_track], if *h { "hidden" } else { "shown" });
                 }
+                self.clamp_scroll(s);
+                Outcome::none()
+            }
+            Event::Command(Action::CycleTrack, n) => {
+                if !s.tracks.is_empty() {
+                    s.focused_track = (s.focused_track + n) % s.tracks.len();
+                    s.status = format!("focus on {} (ISM panel, peak list, x, G)", s.tracks[s.focused_track]);
+                    self.follow_focus(s);
+                }
+                Outcome::none()
+            }
+            Event::Command(a @ (Action::ScrollTracksDown | Action::ScrollTracksUp), n) => {
+                self.scroll = if a == Action::ScrollTracksDown { self.scroll.saturating_add(n) } else { self.scroll.saturating_sub(n) };
+                self.clamp_scroll(s);
+                let (rows, visible) = (self.rows(s).len(), track_area_rows(s.rows, s.panel.is_some()));
+                s.status =
+                    format!("track rows {}–{} of {rows} (J/K scroll, c focuses, G collapses a group)", self.scroll + 1, (self.scroll + visible).min(rows));
+                Outcome::none()
+            }
+            Event::Command(Action::ToggleGroup, _) => {
+                match self.group_of(s, s.focused_track).map(str::to_string) {
+                    Some(g) => {
+                        let now = if self.collapsed.remove(&g) {
+                            "expanded"
+                        } else {
+                            self.collapsed.insert(g.clone());
+                            "collapsed"
+                        };
+                        s.status = format!("group {g} {now}");
+                    }
+                    None => s.status = format!("{} has no group (give [[tracks]] a group = \"…\" in the config)", s.focused_name().unwrap_or("this track")),
+                }
+                self.clamp_scroll(s);
                 Outcome::none()
             }
             Event::Command(..) => Outcome::Ignored,
             Event::Refresh => {
+                self.clamp_scroll(s);
+                let frame = self.build_frame(s);
                 let mut jobs = vec![Job::Read(Box::new(ColumnsTask { generation: s.generation, locus: s.locus.clone(), cols: s.cols }) as Box<dyn Task<_, _>>)];
-                let in_view = s.in_view();
+                let want = self.to_predict(s, self.starts.as_ref().expect("built by build_frame"));
                 for m in std::iter::once(s.models.active).chain(s.models.compare) {
-                    jobs.extend(s.predict_missing(m, &in_view, 200, TracksEvent::Preds));
+                    jobs.extend(s.predict_missing(m, &want, want.len(), TracksEvent::Preds));
+                }
+                if self.data.as_ref().is_some_and(|(l, _)| *l == frame.locus) && self.frame.as_ref().is_some_and(|f| f.cols == frame.cols) {
+                    // the same locus (a new selection or model): redraw at once
+                    self.frame = Some(frame);
+                    self.pending = None;
+                } else {
+                    self.pending = Some(frame);
                 }
                 Outcome::Done(jobs)
             }
             Event::Reply(ReplyKind::Event(TracksEvent::Columns { generation, locus, data })) => {
                 // a reply for a view the user left is dropped
                 if generation == s.generation && locus == s.locus {
+                    let frame = match self.pending.take() {
+                        Some(f) if f.locus == locus => f,
+                        other => {
+                            self.pending = other;
+                            self.build_frame(s)
+                        }
+                    };
+                    self.frame = Some(frame);
                     self.data = Some((locus, data));
                 }
                 Outcome::none()
             }
             Event::Reply(ReplyKind::Event(TracksEvent::Preds(p))) => {
                 s.store_preds(p);
+                self.update_preds(s);
                 Outcome::none()
             }
             Event::Reply(ReplyKind::Event(TracksEvent::ReadError(e)) | ReplyKind::Failed(e)) => {
@@ -172,93 +418,137 @@ impl Component for Tracks {
             return;
         }
         let x0 = area.x + LABEL_W;
-        let mut y = area.y;
+        let cols_room = w.saturating_sub(LABEL_W) as usize;
+        // what is on screen: the frame of the data that arrived (else the one on its way)
+        let frame = self.frame.as_ref().filter(|f| self.data.as_ref().is_some_and(|(l, _)| *l == f.locus)).or(self.pending.as_ref());
+        let locus = frame.map(|f| &f.locus).unwrap_or(&s.locus);
+        let cols = frame.map(|f| f.cols).unwrap_or(s.cols).min(cols_room);
+        let measured = self.data.as_ref().filter(|(l, _)| l == locus).map(|(_, d)| d);
         // chromosome position bar
-        let len = s.chrom_len().max(1);
-        let cols = s.cols.min(w.saturating_sub(LABEL_W) as usize);
-        buf.set_stringn(area.x, y, format!("{:<width$}", s.locus.chrom, width = LABEL_W as usize), w as usize, dim);
-        let (a, b) = ((s.locus.start as u128 * cols as u128 / len as u128) as usize, (s.locus.end as u128 * cols as u128 / len as u128) as usize);
+        let mut y = area.y;
+        let len = s.chroms.len_of(&locus.chrom).unwrap_or(locus.end).max(1);
+        buf.set_stringn(area.x, y, format!("{:<width$}", truncate(&locus.chrom, LABEL_W as usize - 1), width = LABEL_W as usize), w as usize, dim);
+        let (a, b) = ((locus.start as u128 * cols as u128 / len as u128) as usize, (locus.end as u128 * cols as u128 / len as u128) as usize);
         for c in 0..cols {
-            let ch = if c >= a && c <= b.max(a) { '█' } else { '─' };
-            buf.set_string(x0 + c as u16, y, ch.to_string(), if ch == '█' { Style::default().fg(Color::Indexed(250)) } else { dim });
+            let ch = if c >= a && c <= b.max(a) { "█" } else { "─" };
+            buf.set_string(x0 + c as u16, y, ch, if ch == "█" { Style::default().fg(Color::Indexed(250)) } else { dim });
         }
         y += 1;
         let bottom = area.y + area.height - 2; // peaks, genes
-        let meas = self.measured_columns(s.cols);
-        let group_max = meas.iter().flatten().cloned().fold(0.0, f64::max);
-        let in_view = s.in_view();
-        let pred_in = |m: usize, p: usize, t: usize| s.pred(m, p, t).map(|x| self.transform(x as f64));
-        let shown: Vec<usize> = std::iter::once(s.models.active).chain(s.models.compare).collect();
+        let visible = bottom.saturating_sub(y) as usize;
+        // measured column means (transformed), per track
+        let meas: Vec<Option<Vec<f64>>> = (0..s.tracks.len())
+            .map(|t| {
+                measured
+                    .and_then(|d| d.get(t))
+                    .map(|d| d.as_ref().map(|bins| bins.iter().map(|b| self.transform(b.mean().unwrap_or(0.0))).collect()).unwrap_or_default())
+            })
+            .collect();
+        let group_max = meas.iter().flatten().flatten().cloned().fold(0.0, f64::max);
+        let preds = frame.map(|f| &f.preds);
+        let pred_of = |k: usize, t: usize| preds.and_then(|p| p.get(k)).and_then(|p| p.get(t));
         let pred_max =
-            shown.iter().flat_map(|&m| in_view.iter().flat_map(move |&p| (0..s.tracks.len()).filter_map(move |t| pred_in(m, p, t)))).fold(0.0, f64::max);
-        let span = |start: u64, end: u64| (s.col_of(start), s.col_of(end).max(s.col_of(start) + 1).min(cols));
-        for (t, name) in s.tracks.iter().enumerate() {
-            if y >= bottom {
-                break;
-            }
-            if self.is_hidden(t) {
-                continue;
-            }
-            let style = Style::default().fg(track_color(t));
-            buf.set_stringn(area.x, y, format!("{name:<width$}", width = LABEL_W as usize - 1), LABEL_W as usize - 1, style);
-            if let Some(row) = meas.get(t) {
-                let max = if self.scale == Scale::PerTrack { row.iter().cloned().fold(0.0, f64::max) } else { group_max };
-                for (c, v) in row.iter().take(cols).enumerate() {
-                    buf.set_string(x0 + c as u16, y, level(*v, max).to_string(), style);
-                }
-            } else {
-                buf.set_string(x0, y, "…", dim);
-            }
-            y += 1;
-            for (k, &m) in shown.iter().enumerate() {
-                if s.models.names.is_empty() || y >= bottom {
-                    break;
-                }
-                let label = if k == 0 { "  pred".to_string() } else { format!("  vs {}", s.models.names[m]) };
-                buf.set_stringn(area.x, y, &label, LABEL_W as usize - 1, dim);
-                let row_max = if self.scale == Scale::PerTrack { in_view.iter().filter_map(|&p| pred_in(m, p, t)).fold(0.0, f64::max) } else { pred_max };
-                let st = if k == 0 { style.add_modifier(Modifier::DIM) } else { Style::default().fg(Color::Indexed(250)) };
-                for &p in &in_view {
-                    let Some(v) = pred_in(m, p, t) else { continue };
-                    let pk = s.peaks.get(p).unwrap();
-                    let (c1, c2) = span(pk.start, pk.end);
-                    for c in c1..c2 {
-                        buf.set_string(x0 + c as u16, y, level(v, row_max).to_string(), st);
+            preds.map(|p| p.iter().flatten().flatten().filter(|x| x.is_finite()).map(|&x| self.transform(x as f64)).fold(0.0, f64::max)).unwrap_or(0.0);
+        let wide = frame.is_some_and(|f| f.peaks.density);
+        let rows = self.rows(s);
+        let scroll = self.scroll.min(rows.len().saturating_sub(visible.max(1)));
+        for row in rows.iter().skip(scroll).take(visible) {
+            match row {
+                Row::Measured(t) => {
+                    let style = Style::default().fg(track_color(*t));
+                    let label_style = if *t == s.focused_track { style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED) } else { style };
+                    buf.set_stringn(area.x, y, format!("{:<width$}", s.tracks[*t], width = LABEL_W as usize - 1), LABEL_W as usize - 1, label_style);
+                    match &meas[*t] {
+                        Some(row) => {
+                            let max = if self.scale == Scale::PerTrack { row.iter().cloned().fold(0.0, f64::max) } else { group_max };
+                            for (c, v) in row.iter().take(cols).enumerate() {
+                                buf.set_string(x0 + c as u16, y, level(*v, max).to_string(), style);
+                            }
+                        }
+                        None => buf.set_string(x0, y, "… loading", dim),
                     }
                 }
-                y += 1;
+                Row::Pred(t, k) => {
+                    let name = if *k == 0 { "pred" } else { "vs" };
+                    let label = match (*k, wide) {
+                        (0, false) => "  pred".to_string(),
+                        (0, true) => "  pred max".to_string(),
+                        (_, false) => format!("  vs {}", s.models.compare.and_then(|m| s.models.names.get(m)).map(String::as_str).unwrap_or(name)),
+                        (_, true) => "  vs max".to_string(),
+                    };
+                    buf.set_stringn(area.x, y, &label, LABEL_W as usize - 1, dim);
+                    let st = if *k == 0 { Style::default().fg(track_color(*t)).add_modifier(Modifier::DIM) } else { Style::default().fg(Color::Indexed(250)) };
+                    if let Some(v) = pred_of(*k, *t) {
+                        let vals: Vec<f64> = v.iter().map(|&x| if x.is_finite() { self.transform(x as f64) } else { f64::NAN }).collect();
+                        let max = if self.scale == Scale::PerTrack { vals.iter().cloned().filter(|x| !x.is_nan()).fold(0.0, f64::max) } else { pred_max };
+                        for (c, x) in vals.iter().take(cols).enumerate() {
+                            if !x.is_nan() {
+                                buf.set_string(x0 + c as u16, y, level(*x, max).to_string(), st);
+                            }
+                        }
+                    }
+                }
+                Row::Group(g, members) => {
+                    let style = Style::default().fg(Color::Indexed(252)).add_modifier(Modifier::BOLD);
+                    let full = format!("▸{g} {}", members.len());
+                    let label = if full.chars().count() < LABEL_W as usize { full } else { truncate(&format!("▸{g}"), LABEL_W as usize - 1) };
+                    buf.set_stringn(area.x, y, label, LABEL_W as usize - 1, style);
+                    let vals: Vec<f64> =
+                        (0..cols).map(|c| members.iter().filter_map(|&t| meas[t].as_ref().and_then(|r| r.get(c))).cloned().fold(0.0, f64::max)).collect();
+                    let max = if self.scale == Scale::PerTrack { vals.iter().cloned().fold(0.0, f64::max) } else { group_max };
+                    for (c, v) in vals.iter().enumerate() {
+                        buf.set_string(x0 + c as u16, y, level(*v, max).to_string(), style);
+                    }
+                }
+            }
+            y += 1;
+        }
+        // a scroll bar in the spacer column after the labels
+        if rows.len() > visible && visible > 0 {
+            let bar_x = area.x + LABEL_W - 1;
+            let (top, size) = (scroll * visible / rows.len(), (visible * visible).div_ceil(rows.len()).max(1));
+            for k in 0..visible {
+                let on = k >= top && k < top + size;
+                buf.set_string(bar_x, area.y + 1 + k as u16, if on { "┃" } else { "│" }, if on { Style::default().fg(Color::Indexed(250)) } else { dim });
             }
         }
         // peaks
         let py = bottom;
-        buf.set_stringn(area.x, py, "peaks", LABEL_W as usize, dim);
-        for &p in &in_view {
-            let pk = s.peaks.get(p).unwrap();
-            let color = if s.is_ubiquitous(pk.label.as_deref()) { Color::Indexed(41) } else { Color::Indexed(170) };
+        let Some(f) = frame else {
+            buf.set_stringn(area.x, py, "peaks", LABEL_W as usize, dim);
+            buf.set_stringn(area.x, py + 1, "genes", LABEL_W as usize, dim);
+            return;
+        };
+        buf.set_stringn(area.x, py, if f.peaks.density { "peaks/col" } else { "peaks" }, LABEL_W as usize, dim);
+        let max_count = f.peaks.cells.iter().map(|c| c.count).max().unwrap_or(0) as f64;
+        for (c, cell) in f.peaks.cells.iter().enumerate().take(cols) {
+            if cell.count == 0 && !cell.selected {
+                continue;
+            }
+            let color = if cell.ubiquitous { Color::Indexed(41) } else { Color::Indexed(170) };
             let mut st = Style::default().fg(color);
-            if s.selected == Some(p) {
+            if cell.selected {
                 st = st.fg(Color::Indexed(226)).add_modifier(Modifier::BOLD | Modifier::REVERSED);
             }
-            let (c1, c2) = span(pk.start, pk.end);
-            for c in c1..c2 {
-                buf.set_string(x0 + c as u16, py, "▬", st);
-            }
+            let ch = if f.peaks.density { level(cell.count as f64, max_count).to_string() } else { "▬".to_string() };
+            buf.set_string(x0 + c as u16, py, if ch == " " { "▁" } else { &ch }, st);
         }
         // genes
         let gy = py + 1;
-        buf.set_stringn(area.x, gy, "genes", LABEL_W as usize, dim);
-        if let Some(genes) = &s.genes {
-            let gene_style = Style::default().fg(Color::Indexed(110));
-            for g in genes.overlapping(&s.locus) {
-                let (c1, c2) = span(g.locus.start.max(s.locus.start), g.locus.end.min(s.locus.end));
-                let arrow = if g.strand == Some('-') { "<" } else { ">" };
-                for c in c1..c2 {
-                    buf.set_string(x0 + c as u16, gy, if c % 4 == 0 { arrow } else { "─" }, gene_style);
-                }
-                if c1 < cols {
-                    buf.set_stringn(x0 + c1 as u16, gy, &g.name, cols - c1, gene_style.add_modifier(Modifier::BOLD));
-                }
-            }
+        let Some(g) = &f.genes else {
+            buf.set_stringn(area.x, gy, "genes", LABEL_W as usize, dim);
+            return;
+        };
+        buf.set_stringn(area.x, gy, if g.density { "genes/col" } else { "genes" }, LABEL_W as usize, dim);
+        let gene_style = Style::default().fg(Color::Indexed(110));
+        for (c, cell) in g.cells.iter().enumerate().take(cols) {
+            let (text, st) = match cell {
+                GeneCell::Empty => continue,
+                GeneCell::Body(ch) => (ch.to_string(), gene_style),
+                GeneCell::Name(ch) => (ch.to_string(), gene_style.add_modifier(Modifier::BOLD)),
+                GeneCell::Density(l) => (crate::tui::view::LEVEL_CHARS[*l as usize].to_string(), gene_style.add_modifier(Modifier::DIM)),
+            };
+            buf.set_string(x0 + c as u16, gy, text, st);
         }
     }
 }
