@@ -790,3 +790,85 @@ fn predictor_tf_activity_and_logo_attributions_equal_the_commands() {
     assert!(format!("{:#}", client.motif_hits(usize::MAX, &view).unwrap_err()).contains("no motif"));
     assert_eq!(client.motif_names().unwrap().len(), p.motif_names().len());
 }
+
+#[test]
+fn binned_models_draw_their_predicted_signal_along_the_view() {
+    use peakscope::genome::Locus;
+    use peakscope::jobs::view::{Along, Predictor};
+    use peakscope::tui::components::tracks::AlongTask;
+    use std::sync::atomic::AtomicBool;
+    let (_d, _, cfg) = demo_app();
+    // a binned model: per 32-bp bin, the count of each base (A, C, G, T → four cell types)
+    let dir = cfg.source.parent().unwrap();
+    peakscope::model::zoo::save(&peakscope::model::zoo::binned_count(1024, 32).unwrap(), &dir.join("models/bincount.pt")).unwrap();
+    let mut text = std::fs::read_to_string(&cfg.source).unwrap();
+    text.push_str(
+        "\n[[models]]\nname = \"bincount\"\npath = \"models/bincount.pt\"\ntargets = [\"PT\", \"DT\", \"Podocyte\", \"Endothelial\"]\ninput_length = 1024\n[models.height]\nlayout = \"bins-targets\"\nbin_size = 32\n",
+    );
+    std::fs::write(&cfg.source, text).unwrap();
+    let cfg = ProjectConfig::load(&cfg.source).unwrap();
+    let bm = cfg.models.len() - 1;
+    let p = Predictor::open(&cfg, tch::Device::Cpu).unwrap();
+    let cancel = AtomicBool::new(false);
+    // one column per bin: each base's fraction of the bin, read from the FASTA
+    let locus = Locus::new("chr1", 9_984, 12_032);
+    let signal = p.along_view(bm, &locus, 64, &cancel).unwrap();
+    let Along::Signal { values, bin_size, windows, computed } = &signal else { panic!("{signal:?}") };
+    assert_eq!((*bin_size, *windows, *computed), (32, 3, 3), "windows on the 1,024-bp grid from 9,216");
+    let seq = peakscope::genome::Fasta::open(&cfg.genome.fasta).unwrap().fetch("chr1", 9_984, 12_032).unwrap();
+    for c in 0..64 {
+        for (t, base) in b"ACGT".iter().enumerate() {
+            let n = seq[c * 32..(c + 1) * 32].iter().filter(|b| b.to_ascii_uppercase() == *base).count();
+            assert!((values[t][c] - n as f32 / 32.0).abs() < 1e-6, "column {c}, {}: {} vs {n}/32", cfg.tracks[t].name, values[t][c]);
+        }
+        assert!(values[4..].iter().all(|row| row[c].is_nan()), "cell types without an output are NaN");
+    }
+    // again: from the cache; panning computes only the new window
+    // (NaN rows: compared as printed)
+    let again = p.along_view(bm, &locus, 64, &cancel).unwrap();
+    assert!(matches!(again, Along::Signal { computed: 0, .. }) && format!("{:?}", signal_values(&again)) == format!("{values:?}"));
+    assert!(matches!(p.along_view(bm, &Locus::new("chr1", 10_500, 12_548), 64, &cancel).unwrap(), Along::Signal { computed: 1, .. }));
+    // per-sequence models, and views wider than 64 windows, have none
+    assert_eq!(p.along_view(0, &locus, 64, &cancel).unwrap(), Along::PerPeak);
+    assert!(matches!(p.along_view(bm, &Locus::new("chr1", 0, 200_000), 64, &cancel).unwrap(), Along::TooWide(w) if w.contains("65,536")));
+    // the model server answers the same
+    std::env::set_var("PEAKSCOPE_TORCH_BIN", env!("CARGO_BIN_EXE_peakscope-torch"));
+    let mut client = peakscope::jobs::remote::ModelClient::spawn(&cfg.source, "cpu", std::process::Stdio::inherit()).unwrap();
+    assert_eq!(
+        format!("{:?}", client.along_view(bm, &locus, 64, &cancel).unwrap()),
+        format!("{:?}", Along::Signal { values: values.clone(), bin_size: 32, windows: 3, computed: 3 })
+    );
+
+    // the UI asks for it for the shown models and draws it as the predicted row
+    let mut app = app_for(&cfg).unwrap();
+    app.resize(140, 50);
+    app.shared.models.ready = true;
+    app.shared.models.active = bm;
+    typed(&mut app, ":chr1:9,985-12,032");
+    let reqs = app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let (view, cols) = (app.shared.locus.clone(), app.shared.cols);
+    assert!(reqs.iter().any(|r| r.task::<AlongTask>().is_some_and(|a| a.model == bm && a.locus == view && a.cols == cols)), "{reqs:?}");
+    let data: Vec<_> =
+        cfg.tracks.iter().map(|t| peakscope::genome::BigWig::open(&t.bigwig).unwrap().binned(&view.chrom, view.start, view.end, cols).unwrap()).collect();
+    let generation = app.shared.generation;
+    app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Columns { generation, locus: view.clone(), data }));
+    let along = p.along_view(bm, &view, cols, &cancel).unwrap();
+    app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Along { model: bm, locus: view.clone(), cols, along }));
+    let screen = render(&app, 140, 50);
+    let rows: Vec<&String> = screen.iter().filter(|l| l.starts_with("  pred ~")).collect();
+    assert_eq!(rows.len(), cfg.tracks.len(), "{}", screen.join("\n"));
+    assert!(rows[0].chars().skip(LABEL_W as usize).any(|c| c != ' '), "PT (A) is drawn: {}", rows[0]);
+    assert!(rows[5].chars().skip(LABEL_W as usize).all(|c| c == ' '), "Stromal has no output: {}", rows[5]);
+    // a per-sequence model says so once and is not asked again
+    app.shared.models.active = 0;
+    app.deliver::<Tracks>(ReplyKind::Event(TracksEvent::Along { model: 0, locus: view.clone(), cols, along: Along::PerPeak }));
+    let reqs = app.on_key(key('l'));
+    assert!(!reqs.iter().any(|r| r.task::<AlongTask>().is_some_and(|a| a.model == 0)), "{reqs:?}");
+}
+
+fn signal_values(a: &peakscope::jobs::view::Along) -> &Vec<Vec<f32>> {
+    match a {
+        peakscope::jobs::view::Along::Signal { values, .. } => values,
+        other => panic!("{other:?}"),
+    }
+}

@@ -117,6 +117,16 @@ pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
                     Err(e) => ModelResponse::Failed { id, error: format!("TF activity: {e:#}") },
                 });
             }
+            ModelRequest::Along { id, model, locus, cols } => {
+                let flag = Arc::new(AtomicBool::new(cancelled.lock().unwrap_or_else(|p| p.into_inner()).remove(&id)));
+                *running.lock().unwrap_or_else(|p| p.into_inner()) = Some((id, flag.clone()));
+                let r = predictor.along_view(model, &unwire(locus), cols, &flag);
+                *running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                send(&match r {
+                    Ok(along) => ModelResponse::Along { id, along },
+                    Err(e) => ModelResponse::Failed { id, error: format!("predicted signal: {e:#}") },
+                });
+            }
             ModelRequest::MotifHits { id, motif, locus } => send(&match predictor.motif_hits(motif, &unwire(locus)) {
                 Ok(hits) => ModelResponse::MotifHits { id, hits },
                 Err(e) => ModelResponse::Failed { id, error: format!("motif hits: {e:#}") },

@@ -13,7 +13,7 @@
 //! standard input and output; their standard error goes to the UI's log file. A child exits
 //! when its standard input closes (the UI quit or died) and, on Linux, when the UI process
 //! dies.
-use super::view::{GenomicHit, IsmSummary, IsmUpdate, RegionAttr};
+use super::view::{Along, GenomicHit, IsmSummary, IsmUpdate, RegionAttr};
 use crate::eval::report::Snapshot;
 use crate::genome::Locus;
 use anyhow::{anyhow, bail, Result};
@@ -79,6 +79,8 @@ pub enum ModelRequest {
     MotifHits { id: u64, motif: usize, locus: WireLocus },
     /// gradient × input of the ISM panel's region around `locus`
     RegionAttr { id: u64, model: usize, locus: WireLocus, region_len: Option<u64> },
+    /// the predicted signal along a view, in `cols` columns
+    Along { id: u64, model: usize, locus: WireLocus, cols: usize },
 }
 
 /// Model server → UI.
@@ -136,6 +138,10 @@ pub enum ModelResponse {
         attr: RegionAttr,
         hits: Vec<GenomicHit>,
     },
+    Along {
+        id: u64,
+        along: Along,
+    },
 }
 
 impl ModelResponse {
@@ -152,7 +158,8 @@ impl ModelResponse {
             | ModelResponse::MotifNames { id, .. }
             | ModelResponse::TfRows { id, .. }
             | ModelResponse::MotifHits { id, .. }
-            | ModelResponse::RegionAttr { id, .. } => *id,
+            | ModelResponse::RegionAttr { id, .. }
+            | ModelResponse::Along { id, .. } => *id,
         }
     }
 }
@@ -400,6 +407,14 @@ impl ModelClient {
         match self.call(None, |id| ModelRequest::MotifHits { id, motif, locus: wire(locus) })? {
             ModelResponse::MotifHits { hits, .. } => Ok(hits),
             other => bail!("the model server answered {other:?} to a motif hits request"),
+        }
+    }
+
+    /// The predicted signal along a view (see [`Predictor::along_view`](super::view::Predictor::along_view)).
+    pub fn along_view(&mut self, model: usize, locus: &Locus, cols: usize, cancel: &AtomicBool) -> Result<Along> {
+        match self.call(Some(cancel), |id| ModelRequest::Along { id, model, locus: wire(locus), cols })? {
+            ModelResponse::Along { along, .. } => Ok(along),
+            other => bail!("the model server answered {other:?} to a signal request"),
         }
     }
 

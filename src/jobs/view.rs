@@ -14,10 +14,11 @@ use crate::model::device::device_label;
 use crate::model::engine::{ModelSpec, Precision};
 use crate::model::ism::{attributions, IsmPlan, IsmResult};
 use crate::model::service;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tch::Device;
 
 /// The track loader's state: one open bigWig per track (None where it failed to open).
@@ -107,6 +108,60 @@ pub struct Predictor {
     motifs: Vec<Motif>,
     /// bp summed around each peak with `bins = "center"` (the config's [eval] center_width)
     center_width: u64,
+    /// windows of predicted signal along views, kept for panning back and forth
+    tiles: Mutex<TileCache>,
+}
+
+/// Windows of predicted signal (see [`Predictor::along_view`]): per (model, chromosome,
+/// first output bp), the values per bin and track; the oldest go first beyond
+/// [`TILE_CACHE_BYTES`].
+#[derive(Default)]
+struct TileCache {
+    map: HashMap<TileKey, Tile>,
+    order: VecDeque<TileKey>,
+    bytes: usize,
+}
+
+/// (model, chromosome, first output bp) of a window of predicted signal.
+type TileKey = (usize, String, u64);
+/// Its values per bin and track.
+type Tile = Arc<Vec<Vec<f32>>>;
+
+/// Memory for [`TileCache`].
+pub const TILE_CACHE_BYTES: usize = 64 << 20;
+/// Model windows per view at most for the predicted signal along it (wider views show the
+/// per-peak predictions).
+pub const MAX_TRACK_WINDOWS: u64 = 64;
+/// Windows per model call of [`Predictor::along_view`] (the granularity of cancelling it).
+const TRACK_BATCH: usize = 16;
+
+impl TileCache {
+    fn insert(&mut self, key: TileKey, tile: Tile) {
+        let size = tile.iter().map(|b| b.len() * 4).sum::<usize>() + 64;
+        if let Some(old) = self.map.insert(key.clone(), tile) {
+            self.bytes -= old.iter().map(|b| b.len() * 4).sum::<usize>() + 64;
+            self.order.retain(|k| *k != key);
+        }
+        self.order.push_back(key);
+        self.bytes += size;
+        while self.bytes > TILE_CACHE_BYTES {
+            let Some(k) = self.order.pop_front() else { break };
+            if let Some(t) = self.map.remove(&k) {
+                self.bytes -= t.iter().map(|b| b.len() * 4).sum::<usize>() + 64;
+            }
+        }
+    }
+}
+
+/// The predicted signal along a view, or why a model has none there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Along {
+    /// per track, per column: the mean predicted value per bp (NaN: no output for the track)
+    Signal { values: Vec<Vec<f32>>, bin_size: u32, windows: usize, computed: usize },
+    /// the model predicts one value per window: its row shows the per-peak predictions
+    PerPeak,
+    /// the view needs more than [`MAX_TRACK_WINDOWS`] windows (the reason, with the width to zoom to)
+    TooWide(String),
 }
 
 impl Predictor {
@@ -118,7 +173,7 @@ impl Predictor {
         let tracks: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
         let maps = worker.models.iter().map(|i| tracks.iter().map(|t| i.target_names.iter().position(|x| x == t)).collect()).collect();
         let motifs = crate::genome::motifs::parse_meme(include_str!("../../assets/motifs/JASPAR2024_CORE_vertebrates_latest.meme")).unwrap_or_default();
-        Ok(Predictor { fasta, worker, maps, motifs, center_width: cfg.eval.center_width })
+        Ok(Predictor { fasta, worker, maps, motifs, center_width: cfg.eval.center_width, tiles: Mutex::new(TileCache::default()) })
     }
 
     pub fn device_label(&self) -> String {
@@ -135,6 +190,79 @@ impl Predictor {
         let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
         let h = service::peak_heights(&self.fasta, &info.geometry, loci, self.center_width, |seqs, queries| self.worker.heights(model, seqs, queries))?;
         Ok(h.values.iter().map(|v| self.to_tracks(model, &v.iter().map(|&x| x as f32).collect::<Vec<f32>>())).collect())
+    }
+
+    /// The predicted signal of a binned or profile model along `locus`, in `cols` columns
+    /// (the measured rows' column edges): the model's windows tiled on a grid of its output
+    /// span (so panning reuses them; they are cached), every base in exactly one output bin,
+    /// each window predicted as `peakscope predict --region` does (the profile head when the
+    /// model has one, else the binned height head), mapped to the project's tracks; per
+    /// column the mean value per bp, like the measured rows. `cancel` stops it between
+    /// batches of windows.
+    pub fn along_view(&self, model: usize, locus: &Locus, cols: usize, cancel: &AtomicBool) -> Result<Along> {
+        use crate::model::service::TrackSource;
+        let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
+        let g = &info.geometry;
+        let source = g.track_source();
+        let (bins, bin) = match source {
+            TrackSource::Profile => {
+                let p = g.profile.ok_or_else(|| anyhow!("no profile head"))?;
+                (p.bins, p.bin_size.max(1) as u64)
+            }
+            TrackSource::HeightBins => (g.height.bins, g.height.bin_size.max(1) as u64),
+            TrackSource::Windows => return Ok(Along::PerPeak),
+        };
+        let span = bins as u64 * bin;
+        let (_, chrom_len) = self.fasta.resolve(&locus.chrom)?;
+        let end = locus.end.min(chrom_len);
+        if locus.start >= end || cols == 0 {
+            bail!("{} is outside {} (length {chrom_len})", locus.display(), locus.chrom);
+        }
+        let first = locus.start / span * span;
+        let n = (end - first).div_ceil(span);
+        if n > MAX_TRACK_WINDOWS {
+            return Ok(Along::TooWide(format!(
+                "{n} model windows of {} bp here; the predicted signal is drawn at {} bp or less",
+                crate::genome::locus::group_thousands(span),
+                crate::genome::locus::group_thousands(span * MAX_TRACK_WINDOWS)
+            )));
+        }
+        let starts: Vec<u64> = (0..n).map(|k| first + k * span).collect();
+        let key = |s: u64| (model, locus.chrom.clone(), s);
+        let mut have: HashMap<u64, Tile> = {
+            let cache = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
+            starts.iter().filter_map(|&s| cache.map.get(&key(s)).map(|t| (s, t.clone()))).collect()
+        };
+        let missing: Vec<u64> = starts.iter().copied().filter(|s| !have.contains_key(s)).collect();
+        let ctx = g.context_length();
+        for chunk in missing.chunks(TRACK_BATCH) {
+            if cancel.load(Ordering::Relaxed) {
+                bail!("cancelled");
+            }
+            let seqs = chunk
+                .iter()
+                .map(|&s| crate::model::predict::window_around(&self.fasta, &locus.chrom, (s + span / 2) as i64, ctx))
+                .collect::<Result<Vec<_>>>()?;
+            let pred = if source == TrackSource::Profile { self.worker.profiles(model, seqs)? } else { self.worker.predict(model, seqs)? };
+            if pred.shape()[0] != chunk.len() || pred.shape()[1] != bins {
+                bail!("the model returned {:?} for {} windows of {bins} bins", pred.shape(), chunk.len());
+            }
+            let mut cache = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, &s) in chunk.iter().enumerate() {
+                let tile: Tile = Arc::new((0..bins).map(|b| self.to_tracks(model, &pred.slice(ndarray::s![k, b, ..]).to_vec())).collect());
+                cache.insert(key(s), tile.clone());
+                have.insert(s, tile);
+            }
+        }
+        let rows: Vec<(u64, u64, Vec<f32>)> = starts
+            .iter()
+            .flat_map(|&s| {
+                let tile = have[&s].clone();
+                (0..bins).map(move |b| (s + b as u64 * bin, s + (b as u64 + 1) * bin, tile[b].clone()))
+            })
+            .collect();
+        let values = service::columns_of_rows(&rows, locus, cols, self.maps[model].len());
+        Ok(Along::Signal { values, bin_size: bin as u32, windows: n as usize, computed: missing.len() })
     }
 
     /// ISM of the region around `locus`'s centre (at most 1000 bp, and at most the model's

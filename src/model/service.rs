@@ -453,6 +453,35 @@ pub fn locus_track(
     super::predict::predict_locus_with(fasta, region, step, bins, Some(bin as u32), geom.context_length(), |seqs| run(seqs, source == TrackSource::Profile))
 }
 
+/// The mean per-bp value of a binned signal in each column of a view: `rows` are (start,
+/// end, value per output) bins (a bin's value spread evenly over its bp, as a bigWig's
+/// per-base coverage is), the columns are `locus` cut into `cols` (the edges the measured
+/// rows use). Per output, per column; NaN where no bin covers the column.
+pub fn columns_of_rows(rows: &[(u64, u64, Vec<f32>)], locus: &Locus, cols: usize, n_out: usize) -> Vec<Vec<f32>> {
+    let edge = |c: usize| locus.start + ((c as u128 * locus.len() as u128) / cols.max(1) as u128) as u64;
+    let col_of = |pos: u64| ((((pos.max(locus.start) - locus.start) as u128 * cols as u128) / locus.len().max(1) as u128) as usize).min(cols.saturating_sub(1));
+    let mut sum = vec![vec![0f64; cols]; n_out];
+    let mut covered = vec![0u64; cols];
+    for (s, e, v) in rows {
+        let (a, b) = ((*s).max(locus.start), (*e).min(locus.end));
+        if a >= b || cols == 0 {
+            continue;
+        }
+        let width = (e - s) as f64;
+        for c in col_of(a)..=col_of(b - 1) {
+            let overlap = b.min(edge(c + 1)).saturating_sub(a.max(edge(c)));
+            if overlap == 0 {
+                continue;
+            }
+            covered[c] += overlap;
+            for (o, x) in v.iter().enumerate().take(n_out) {
+                sum[o][c] += *x as f64 / width * overlap as f64;
+            }
+        }
+    }
+    sum.into_iter().map(|row| row.iter().zip(&covered).map(|(s, &n)| if n == 0 { f32::NAN } else { (s / n as f64) as f32 }).collect()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,5 +559,22 @@ mod tests {
         // output shorter than the central width: refused with the fix
         let e = plan_heights(&geom(10, 10, 200, 0, false), &peaks, 200).unwrap_err().to_string();
         assert!(e.contains("center_width") && e.contains("bins = \"all\""), "{e}");
+    }
+
+    #[test]
+    fn columns_average_bins_per_bp_over_their_overlap() {
+        // bins of 10 bp: values 10, 20, 30 (1, 2, 3 per bp) over [100, 130)
+        let rows = vec![(100, 110, vec![10.0, 0.0]), (110, 120, vec![20.0, 5.0]), (120, 130, vec![30.0, 0.0])];
+        // 3 columns of 10 bp on the bins: the per-bp values
+        let c = columns_of_rows(&rows, &Locus::new("c", 100, 130), 3, 2);
+        assert_eq!(c[0], vec![1.0, 2.0, 3.0]);
+        assert_eq!(c[1], vec![0.0, 0.5, 0.0]);
+        // 2 columns of 15 bp: (10·1 + 5·2)/15 and (5·2 + 10·3)/15
+        let c = columns_of_rows(&rows, &Locus::new("c", 100, 130), 2, 1);
+        assert!((c[0][0] - 20.0 / 15.0).abs() < 1e-6 && (c[0][1] - 40.0 / 15.0).abs() < 1e-6, "{c:?}");
+        // columns narrower than a bin, and a view reaching past the last bin
+        let c = columns_of_rows(&rows, &Locus::new("c", 115, 135), 4, 1);
+        assert_eq!(c[0][..3], [2.0, 3.0, 3.0]);
+        assert!(c[0][3].is_nan());
     }
 }

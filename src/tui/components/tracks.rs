@@ -10,14 +10,19 @@
 //! * **Wide views.** With more peaks (genes) than columns the rows show counts per column;
 //!   a predicted row shows, per column, the maximum over the peaks predicted there
 //!   (labelled "max"), from one representative peak per column. A predicted row is a
-//!   per-column signal ([`Frame::preds`]), so a model that predicts along the whole view
-//!   can fill it directly.
+//!   per-column signal ([`Frame::preds`]).
+//! * **Predicted signal.** Binned and profile models (Borzoi, Enformer, ChromBPNet) draw
+//!   their predicted signal along the view instead (`pred ~`): the model server tiles the
+//!   view with windows on a grid of the output span, caches them, and returns the mean per
+//!   bp in each column, like the measured row ([`AlongTask`], `Predictor::along_view`);
+//!   views wider than 64 windows show the per-peak predictions.
 //! * **Scrolling and groups.** The rows between the fixed position bar and the fixed peak
 //!   and gene rows scroll (`J`/`K`, and to follow the focused cell type); tracks with a
 //!   `group` in the config collapse into one row per group (`G`).
 use crate::genome::bigwig::BinSummary;
 use crate::genome::Locus;
-use crate::jobs::view::Reader;
+use crate::jobs::remote::ModelClient;
+use crate::jobs::view::{Along, Reader};
 use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use crate::tui::commands::Action;
 use crate::tui::component::{Component, Event, Job, Outcome};
@@ -29,7 +34,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,6 +73,9 @@ pub struct Frame {
     pub preds: Vec<Vec<Vec<f32>>>,
     /// peaks in view with a prediction of the active model
     pub predicted: usize,
+    /// per shown model: whether its row is the predicted signal along the view (binned and
+    /// profile models, see [`AlongTask`]) rather than per-peak predictions
+    pub along: Vec<bool>,
 }
 
 /// One row of the scrolling area.
@@ -95,6 +103,10 @@ pub struct Tracks {
     pub collapsed: HashSet<String>,
     starts: Option<PeakStarts>,
     genes: Option<GeneIndex>,
+    /// per model: the predicted signal along the last view it was asked for
+    pub along: HashMap<usize, (Locus, usize, Along)>,
+    /// models that predict one value per window (no signal along the view)
+    per_peak: HashSet<usize>,
 }
 
 impl Default for Tracks {
@@ -109,6 +121,8 @@ impl Default for Tracks {
             collapsed: HashSet::new(),
             starts: None,
             genes: None,
+            along: HashMap::new(),
+            per_peak: HashSet::new(),
         }
     }
 }
@@ -120,6 +134,13 @@ pub enum TracksEvent {
         data: Vec<Option<Vec<BinSummary>>>,
     },
     Preds(Preds),
+    /// the predicted signal of a model along a view
+    Along {
+        model: usize,
+        locus: Locus,
+        cols: usize,
+        along: Along,
+    },
     /// a bigWig could not be read (the row stays empty)
     ReadError(String),
 }
@@ -139,6 +160,37 @@ impl Task<Reader, TracksEvent> for ColumnsTask {
         }
         ctx.emit(TracksEvent::Columns { generation: self.generation, locus: self.locus, data });
         Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The predicted signal of a binned or profile model along the view (tiled model windows,
+/// cached by the model server). Newest wins per model.
+pub struct AlongTask {
+    pub model: usize,
+    pub locus: Locus,
+    pub cols: usize,
+}
+
+/// Lane of [`AlongTask`]s (or-ed with the model; apart from the per-peak predictions).
+const ALONG_LANE: u64 = 1 << 40;
+
+impl Task<ModelClient, TracksEvent> for AlongTask {
+    fn key(&self) -> u64 {
+        ALONG_LANE | self.model as u64
+    }
+    fn run(self: Box<Self>, env: &mut ModelClient, ctx: &Ctx<TracksEvent>) -> Result<(), String> {
+        match env.along_view(self.model, &self.locus, self.cols, &ctx.cancel_flag()) {
+            Ok(along) => {
+                ctx.emit(TracksEvent::Along { model: self.model, locus: self.locus, cols: self.cols, along });
+                Ok(())
+            }
+            // a newer view asked for it: not an error
+            Err(_) if ctx.cancelled() => Ok(()),
+            Err(e) => Err(format!("{e:#}")),
+        }
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -245,6 +297,15 @@ impl Tracks {
         let mut out = vec![vec![vec![f32::NAN; cols]; s.tracks.len()]; shown.len()];
         let mut predicted = 0;
         for (k, &m) in shown.iter().enumerate() {
+            if let Some((_, _, Along::Signal { values, .. })) = self.along.get(&m).filter(|(l, c, _)| l == locus && *c == cols) {
+                for (t, row) in values.iter().enumerate().take(s.tracks.len()) {
+                    out[k][t] = row.clone();
+                }
+                if k == 0 {
+                    predicted = range.clone().filter(|&i| s.models.preds.contains_key(&(m, i))).count();
+                }
+                continue;
+            }
             // whichever is smaller: the peaks in view, or the predictions made so far
             let peaks: Vec<usize> = if range.len() <= s.models.preds.len() {
                 range.clone().filter(|&i| s.models.preds.contains_key(&(m, i))).collect()
@@ -287,20 +348,29 @@ impl Tracks {
         let peaks = summary::peak_row(&s.peaks, self.starts.as_ref().expect("built above"), &locus, cols, s.selected, &ubi);
         let genes = self.genes.as_ref().map(|g| summary::gene_row(g, &locus, cols));
         let (preds, predicted) = self.pred_columns(s, &locus, cols);
-        Frame { locus, cols, peaks, genes, preds, predicted }
+        let along = self.along_shown(s, &locus, cols);
+        Frame { locus, cols, peaks, genes, preds, predicted, along }
+    }
+
+    /// Per shown model: whether the signal along `locus` is there to draw.
+    fn along_shown(&self, s: &Shared, locus: &Locus, cols: usize) -> Vec<bool> {
+        let shown = std::iter::once(s.models.active).chain(s.models.compare).filter(|_| !s.models.names.is_empty());
+        shown.map(|m| self.along.get(&m).is_some_and(|(l, c, a)| l == locus && *c == cols && matches!(a, Along::Signal { .. }))).collect()
     }
 
     fn update_preds(&mut self, s: &Shared) {
         if let Some((locus, cols)) = self.frame.as_ref().map(|f| (f.locus.clone(), f.cols)) {
             let (p, n) = self.pred_columns(s, &locus, cols);
+            let a = self.along_shown(s, &locus, cols);
             if let Some(f) = self.frame.as_mut() {
-                (f.preds, f.predicted) = (p, n);
+                (f.preds, f.predicted, f.along) = (p, n, a);
             }
         }
         if let Some((locus, cols)) = self.pending.as_ref().map(|f| (f.locus.clone(), f.cols)) {
             let (p, n) = self.pred_columns(s, &locus, cols);
+            let a = self.along_shown(s, &locus, cols);
             if let Some(f) = self.pending.as_mut() {
-                (f.preds, f.predicted) = (p, n);
+                (f.preds, f.predicted, f.along) = (p, n, a);
             }
         }
     }
@@ -372,6 +442,10 @@ impl Component for Tracks {
                 let want = self.to_predict(s, self.starts.as_ref().expect("built by build_frame"));
                 for m in std::iter::once(s.models.active).chain(s.models.compare) {
                     jobs.extend(s.predict_missing(m, &want, want.len(), TracksEvent::Preds));
+                    let known = self.along.get(&m).is_some_and(|(l, c, _)| *l == s.locus && *c == s.cols);
+                    if s.models.ready && m < s.models.names.len() && !self.per_peak.contains(&m) && !known {
+                        jobs.push(Job::Model(Box::new(AlongTask { model: m, locus: s.locus.clone(), cols: s.cols })));
+                    }
                 }
                 if self.data.as_ref().is_some_and(|(l, _)| *l == frame.locus) && self.frame.as_ref().is_some_and(|f| f.cols == frame.cols) {
                     // the same locus (a new selection or model): redraw at once
@@ -395,6 +469,14 @@ impl Component for Tracks {
                     self.frame = Some(frame);
                     self.data = Some((locus, data));
                 }
+                Outcome::none()
+            }
+            Event::Reply(ReplyKind::Event(TracksEvent::Along { model, locus, cols, along })) => {
+                if along == Along::PerPeak {
+                    self.per_peak.insert(model);
+                }
+                self.along.insert(model, (locus, cols, along));
+                self.update_preds(s);
                 Outcome::none()
             }
             Event::Reply(ReplyKind::Event(TracksEvent::Preds(p))) => {
@@ -470,7 +552,11 @@ impl Component for Tracks {
                 }
                 Row::Pred(t, k) => {
                     let name = if *k == 0 { "pred" } else { "vs" };
+                    let signal = frame.is_some_and(|f| f.along.get(*k).copied().unwrap_or(false));
                     let label = match (*k, wide) {
+                        // the predicted signal along the view (mean per bp per column)
+                        (0, _) if signal => "  pred ~".to_string(),
+                        (_, _) if signal => format!("  ~{}", s.models.compare.and_then(|m| s.models.names.get(m)).map(String::as_str).unwrap_or(name)),
                         (0, false) => "  pred".to_string(),
                         (0, true) => "  pred max".to_string(),
                         (_, false) => format!("  vs {}", s.models.compare.and_then(|m| s.models.names.get(m)).map(String::as_str).unwrap_or(name)),
