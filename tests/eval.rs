@@ -5,92 +5,31 @@ use common::*;
 use std::collections::HashMap;
 use std::path::Path;
 
-const LABELS: [&str; 3] = ["Ubiq", "A_spec", "B_spec"];
-const TRACKS: [&str; 3] = ["A", "B", "C"];
+const TRACKS: [&str; 3] = LABELLED_TRACKS;
 
-/// A 2-chromosome genome, 3 tracks with peak calls, 150 labelled peaks, and three models
-/// on 200-bp windows: base counts (two replicates that differ) and positional weights.
+/// A 2-chromosome genome, 3 tracks with peak calls, 150 labelled peaks, and two models
+/// (a replicate group) on 200-bp windows: base counts and positional weights.
 fn project(d: &Path) -> std::path::PathBuf {
-    let mut rng = Rng::new(77);
-    let chroms = [("chr1", 60_000u32), ("chr2", 40_000u32)];
-    let seqs: Vec<Vec<u8>> = chroms.iter().map(|(_, l)| rng.dna(*l as usize)).collect();
-    fasta(d, &[("chr1", &seqs[0]), ("chr2", &seqs[1])]);
-    // peaks every ~650 bp, labelled
-    let mut peaks = Vec::new();
-    for (ci, (c, len)) in chroms.iter().enumerate() {
-        let mut pos = 500u32;
-        while pos + 600 < *len && peaks.len() < 150 {
-            let w = 100 + rng.below(200) as u32;
-            let label = LABELS[rng.below(3) as usize];
-            peaks.push((ci, c.to_string(), pos, pos + w, label));
-            pos += w + 300 + rng.below(400) as u32;
-        }
-    }
-    let mut bed = String::new();
-    for (i, (_, c, s, e, l)) in peaks.iter().enumerate() {
-        bed.push_str(&format!("{c}\t{s}\t{e}\tpk{i}\t{l}\n"));
-    }
-    write(&d.join("peaks.bed"), &bed);
-    // measured signal: a run over each peak whose height depends on track, label and GC
-    for (ti, t) in TRACKS.iter().enumerate() {
-        let mut recs = Vec::new();
-        let mut calls = String::new();
-        for (ci, c, s, e, l) in &peaks {
-            let gc = seqs[*ci][*s as usize..*e as usize].iter().filter(|&&b| b == b'G' || b == b'C').count() as f32;
-            let own = (*l == "Ubiq") || (ti == 0 && *l == "A_spec") || (ti == 1 && *l == "B_spec");
-            let h = if own { 2.0 + gc / 20.0 } else { 0.2 } * (0.5 + rng.unit() as f32);
-            recs.push((c.clone(), bigtools::Value { start: *s, end: *e, value: h }));
-            if own || rng.below(10) == 0 {
-                calls.push_str(&format!("{c}\t{s}\t{e}\n"));
-            }
-        }
-        let sizes: Vec<(String, u32)> = chroms.iter().map(|(c, l)| (c.to_string(), *l)).collect();
-        peakscope::genome::bigwig::write_bigwig(&d.join(format!("{t}.bw")), &sizes, recs).unwrap();
-        write(&d.join(format!("{t}.calls.bed")), &calls);
-    }
-    let bin = bin();
-    assert!(std::process::Command::new(bin).args(["make-model", "count", "--input-length", "200", "-o"]).arg(d.join("count.pt")).status().unwrap().success());
-    let w: Vec<f32> = (0..4 * 4 * 200).map(|_| rng.unit() as f32 * 0.02).collect();
-    peakscope::model::zoo::save(&peakscope::model::zoo::positional_linear(&w, 4, 200).unwrap(), &d.join("lin.pt")).unwrap();
-    let cfg = r#"
-[genome]
-fasta = "genome.fa"
-[[tracks]]
-name = "A"
-bigwig = "A.bw"
-peaks = "A.calls.bed"
-[[tracks]]
-name = "B"
-bigwig = "B.bw"
-peaks = "B.calls.bed"
-[[tracks]]
-name = "C"
-bigwig = "C.bw"
-peaks = "C.calls.bed"
-[peaks]
-file = "peaks.bed"
-label_column = 5
-ubiquitous = ["Ubiq"]
-[eval]
-center_width = 50
-specificity_bins = [1, 2]
-batch_peaks = 32
-[[models]]
-name = "counts"
-path = "count.pt"
-targets = ["A", "B", "C", "t3"]
-input_length = 200
-replicate_group = "rep"
-[[models]]
-name = "linear"
-path = "lin.pt"
-targets = ["A", "B", "C"]
-input_length = 200
-replicate_group = "rep"
-"#;
-    let p = d.join("project.toml");
-    write(&p, cfg);
-    p
+    labelled_project(
+        d,
+        &LabelledSpec {
+            seed: 77,
+            chroms: [("chr1", 60_000), ("chr2", 40_000)],
+            max_peaks: 150,
+            first: 500,
+            margin: 600,
+            width: (100, 200),
+            gap: (300, 400),
+            name_prefix: "pk",
+            open: (2.0, 20.0),
+            closed: 0.2,
+            jitter: 0.5,
+            call_one_in: 10,
+            lin_scale: 0.02,
+            eval_toml: "[eval]\ncenter_width = 50\nspecificity_bins = [1, 2]\nbatch_peaks = 32\n",
+            model_extra: ["", ""],
+        },
+    )
 }
 
 const RECOMPUTE: &str = r#"

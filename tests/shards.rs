@@ -5,78 +5,32 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-const TRACKS: [&str; 3] = ["A", "B", "C"];
-const LABELS: [&str; 3] = ["Ubiq", "A_spec", "B_spec"];
+const TRACKS: [&str; 3] = LABELLED_TRACKS;
 
 /// 2 chromosomes, 3 tracks with calls, 140 labelled peaks, a replicate group of two models
 /// (base counts; positional weights) on 200-bp windows; small eval batches so that 7 shards
 /// each hold whole batches.
 fn project(d: &Path) -> PathBuf {
-    let mut rng = Rng::new(2024);
-    let chroms = [("chr1", 50_000u32), ("chr2", 45_000u32)];
-    let seqs: Vec<Vec<u8>> = chroms.iter().map(|(_, l)| rng.dna(*l as usize)).collect();
-    fasta(d, &[("chr1", &seqs[0]), ("chr2", &seqs[1])]);
-    let mut peaks = Vec::new();
-    for (ci, (c, len)) in chroms.iter().enumerate() {
-        let mut pos = 400u32;
-        while pos + 700 < *len && peaks.len() < 140 {
-            let w = 80 + rng.below(250) as u32;
-            peaks.push((ci, c.to_string(), pos, pos + w, LABELS[rng.below(3) as usize]));
-            pos += w + 250 + rng.below(300) as u32;
-        }
-    }
-    let bed: String = peaks.iter().enumerate().map(|(i, (_, c, s, e, l))| format!("{c}\t{s}\t{e}\tp{i}\t{l}\n")).collect();
-    write(&d.join("peaks.bed"), &bed);
-    for (ti, t) in TRACKS.iter().enumerate() {
-        let (mut recs, mut calls) = (Vec::new(), String::new());
-        for (ci, c, s, e, l) in &peaks {
-            let gc = seqs[*ci][*s as usize..*e as usize].iter().filter(|&&b| b == b'G' || b == b'C').count() as f32;
-            let own = *l == "Ubiq" || (ti == 0 && *l == "A_spec") || (ti == 1 && *l == "B_spec");
-            recs.push((c.clone(), bigtools::Value { start: *s, end: *e, value: if own { 1.5 + gc / 25.0 } else { 0.3 } * (0.4 + rng.unit() as f32) }));
-            if own || rng.below(8) == 0 {
-                calls.push_str(&format!("{c}\t{s}\t{e}\n"));
-            }
-        }
-        let sizes: Vec<(String, u32)> = chroms.iter().map(|(c, l)| (c.to_string(), *l)).collect();
-        peakscope::genome::bigwig::write_bigwig(&d.join(format!("{t}.bw")), &sizes, recs).unwrap();
-        write(&d.join(format!("{t}.calls.bed")), &calls);
-    }
-    let (ok, _, err) = peakscope(&["make-model", "count", "--input-length", "200", "-o", d.join("count.pt").to_str().unwrap()]);
-    assert!(ok, "{err}");
-    let w: Vec<f32> = (0..4 * 4 * 200).map(|_| rng.unit() as f32 * 0.03).collect();
-    peakscope::model::zoo::save(&peakscope::model::zoo::positional_linear(&w, 4, 200).unwrap(), &d.join("lin.pt")).unwrap();
-    let mut cfg = String::from("[genome]\nfasta = \"genome.fa\"\n");
-    for t in TRACKS {
-        cfg.push_str(&format!("[[tracks]]\nname = \"{t}\"\nbigwig = \"{t}.bw\"\npeaks = \"{t}.calls.bed\"\n"));
-    }
-    cfg.push_str(
-        r#"[peaks]
-file = "peaks.bed"
-label_column = 5
-ubiquitous = ["Ubiq"]
-[eval]
-center_width = 60
-specificity_bins = [1, 2, 3]
-batch_peaks = 12
-[[models]]
-name = "counts"
-path = "count.pt"
-targets = ["A", "B", "C", "t3"]
-input_length = 200
-replicate_group = "rep"
-batch_size = 5
-[[models]]
-name = "linear"
-path = "lin.pt"
-targets = ["A", "B", "C"]
-input_length = 200
-replicate_group = "rep"
-batch_size = 7
-"#,
-    );
-    let p = d.join("project.toml");
-    write(&p, &cfg);
-    p
+    labelled_project(
+        d,
+        &LabelledSpec {
+            seed: 2024,
+            chroms: [("chr1", 50_000), ("chr2", 45_000)],
+            max_peaks: 140,
+            first: 400,
+            margin: 700,
+            width: (80, 250),
+            gap: (250, 300),
+            name_prefix: "p",
+            open: (1.5, 25.0),
+            closed: 0.3,
+            jitter: 0.4,
+            call_one_in: 8,
+            lin_scale: 0.03,
+            eval_toml: "[eval]\ncenter_width = 60\nspecificity_bins = [1, 2, 3]\nbatch_peaks = 12\n",
+            model_extra: ["batch_size = 5", "batch_size = 7"],
+        },
+    )
 }
 
 fn s(p: &Path) -> &str {

@@ -120,3 +120,93 @@ pub fn peakscope(args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(bin()).args(args).output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// How [`labelled_project`] draws its synthetic project.
+#[allow(dead_code)]
+pub struct LabelledSpec {
+    pub seed: u64,
+    pub chroms: [(&'static str, u32); 2],
+    pub max_peaks: usize,
+    /// first peak start on each chromosome; no peak starts within `margin` of the end
+    pub first: u32,
+    pub margin: u32,
+    /// peak width: base + below(range)
+    pub width: (u32, u64),
+    /// gap after a peak: base + below(range)
+    pub gap: (u32, u64),
+    pub name_prefix: &'static str,
+    /// signal where a track is open: (base + GC count / div), else `closed`; times (jitter + unit)
+    pub open: (f32, f32),
+    pub closed: f32,
+    pub jitter: f32,
+    /// a closed peak is still called one time in this many
+    pub call_one_in: u64,
+    /// scale of the positional-linear model's weights
+    pub lin_scale: f64,
+    /// the [eval] section and the [[models]] extras (e.g. `batch_size = 5`) of the two models
+    pub eval_toml: &'static str,
+    pub model_extra: [&'static str; 2],
+}
+
+/// Labels of [`labelled_project`]'s peaks (BED column 5) and its tracks.
+#[allow(dead_code)]
+pub const LABELLED_LABELS: [&str; 3] = ["Ubiq", "A_spec", "B_spec"];
+#[allow(dead_code)]
+pub const LABELLED_TRACKS: [&str; 3] = ["A", "B", "C"];
+
+/// A 2-chromosome genome, tracks A B C with peak calls, labelled peaks (`Ubiq` open in every
+/// track, `A_spec`/`B_spec` in one; signal rises with GC), and a replicate group of two models
+/// on 200-bp windows (base counts; positional weights). Returns the project.toml.
+#[allow(dead_code)]
+pub fn labelled_project(d: &Path, spec: &LabelledSpec) -> PathBuf {
+    let mut rng = Rng::new(spec.seed);
+    let seqs: Vec<Vec<u8>> = spec.chroms.iter().map(|(_, l)| rng.dna(*l as usize)).collect();
+    fasta(d, &[(spec.chroms[0].0, &seqs[0]), (spec.chroms[1].0, &seqs[1])]);
+    let mut peaks = Vec::new();
+    for (ci, (c, len)) in spec.chroms.iter().enumerate() {
+        let mut pos = spec.first;
+        while pos + spec.margin < *len && peaks.len() < spec.max_peaks {
+            let w = spec.width.0 + rng.below(spec.width.1) as u32;
+            peaks.push((ci, c.to_string(), pos, pos + w, LABELLED_LABELS[rng.below(3) as usize]));
+            pos += w + spec.gap.0 + rng.below(spec.gap.1) as u32;
+        }
+    }
+    let bed: String = peaks.iter().enumerate().map(|(i, (_, c, s, e, l))| format!("{c}\t{s}\t{e}\t{}{i}\t{l}\n", spec.name_prefix)).collect();
+    write(&d.join("peaks.bed"), &bed);
+    for (ti, t) in LABELLED_TRACKS.iter().enumerate() {
+        let (mut recs, mut calls) = (Vec::new(), String::new());
+        for (ci, c, s, e, l) in &peaks {
+            let gc = seqs[*ci][*s as usize..*e as usize].iter().filter(|&&b| b == b'G' || b == b'C').count() as f32;
+            let own = *l == "Ubiq" || (ti == 0 && *l == "A_spec") || (ti == 1 && *l == "B_spec");
+            let h = if own { spec.open.0 + gc / spec.open.1 } else { spec.closed } * (spec.jitter + rng.unit() as f32);
+            recs.push((c.clone(), bigtools::Value { start: *s, end: *e, value: h }));
+            if own || rng.below(spec.call_one_in) == 0 {
+                calls.push_str(&format!("{c}\t{s}\t{e}\n"));
+            }
+        }
+        let sizes: Vec<(String, u32)> = spec.chroms.iter().map(|(c, l)| (c.to_string(), *l)).collect();
+        peakscope::genome::bigwig::write_bigwig(&d.join(format!("{t}.bw")), &sizes, recs).unwrap();
+        write(&d.join(format!("{t}.calls.bed")), &calls);
+    }
+    let (ok, _, err) = peakscope(&["make-model", "count", "--input-length", "200", "-o", d.join("count.pt").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let w: Vec<f32> = (0..4 * 4 * 200).map(|_| rng.unit() as f32 * spec.lin_scale as f32).collect();
+    peakscope::model::zoo::save(&peakscope::model::zoo::positional_linear(&w, 4, 200).unwrap(), &d.join("lin.pt")).unwrap();
+    let mut cfg = String::from("[genome]\nfasta = \"genome.fa\"\n");
+    for t in LABELLED_TRACKS {
+        cfg.push_str(&format!("[[tracks]]\nname = \"{t}\"\nbigwig = \"{t}.bw\"\npeaks = \"{t}.calls.bed\"\n"));
+    }
+    cfg.push_str("[peaks]\nfile = \"peaks.bed\"\nlabel_column = 5\nubiquitous = [\"Ubiq\"]\n");
+    cfg.push_str(spec.eval_toml);
+    cfg.push_str(&format!(
+        "[[models]]\nname = \"counts\"\npath = \"count.pt\"\ntargets = [\"A\", \"B\", \"C\", \"t3\"]\ninput_length = 200\nreplicate_group = \"rep\"\n{}\n",
+        spec.model_extra[0]
+    ));
+    cfg.push_str(&format!(
+        "[[models]]\nname = \"linear\"\npath = \"lin.pt\"\ntargets = [\"A\", \"B\", \"C\"]\ninput_length = 200\nreplicate_group = \"rep\"\n{}\n",
+        spec.model_extra[1]
+    ));
+    let p = d.join("project.toml");
+    write(&p, &cfg);
+    p
+}
