@@ -111,6 +111,34 @@ class Misc(nn.Module):
         return self.out(h3.mean(dim=2))
 
 
+class Strided(nn.Module):
+    """Strided padded convolutions (one dilated and grouped), overlapping average pooling
+    with padding counted in the divisor, overlapping padded max pooling, a ceil-mode max pool
+    whose last window holds only the final bases, and a flatten head: a substitution at the
+    first or last base reaches pooling windows that straddle the padding."""
+
+    def __init__(self, length=601):
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 12, 7, stride=2, padding=3)
+        self.p1 = nn.AvgPool1d(4, 3, padding=2)
+        self.c2 = nn.Conv1d(12, 24, 5, stride=3, padding=4, dilation=2, groups=3)
+        self.p2 = nn.MaxPool1d(5, 2, padding=2)
+        self.c3 = nn.Conv1d(24, 16, 3, padding=1, groups=8)
+        self.bn = nn.BatchNorm1d(16)
+        self.p3 = nn.MaxPool1d(4, 4, ceil_mode=True)
+        with torch.no_grad():
+            n = self.trunk(torch.zeros(1, 4, length)).numel()
+        self.head = nn.Linear(n, 2)
+
+    def trunk(self, x):
+        x = self.p1(F.relu(self.c1(x)))
+        x = self.p2(torch.tanh(self.c2(x)))
+        return self.p3(F.relu(self.bn(self.c3(x))))
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.trunk(x), 1))
+
+
 class Profile(nn.Module):
     """Fully convolutional: the output itself is positional (N, C, L)."""
 
@@ -175,6 +203,8 @@ def main():
         ("pools_scripted", Pools(), 301, "script"),
         ("misc_scripted", Misc(), 200, "script"),
         ("misc_traced", Misc(), 200, "trace"),
+        ("strided_traced", Strided(601), 601, "trace"),
+        ("strided_scripted", Strided(601), 601, "script"),
         ("profile_traced", Profile(), 150, "trace"),
         ("attention_scripted", Attention(), 120, "script"),
         ("reflect_scripted", Reflect(), 100, "script"),

@@ -115,6 +115,10 @@ struct Step {
   at::Tensor weight;
   at::Tensor wt;  // groups == 1: (K*Cin, Cout), rows in (tap, channel) order, for im2col
   at::Tensor wo;  // groups == 1: (Cin, K*Cout), for summing taps on the output
+  // groups == 1: which of the two GEMM formulations runs (0: by cost, 1: im2col, 2: taps
+  // summed on the output). Fixed per step from the window geometry, so that `prepare` (whole
+  // tensors) and `run` (windows) compute every output position with the same arithmetic.
+  int form = 0;
   c10::optional<at::Tensor> bias;
   // batch norm in eval: y = x * scale + shift per channel
   at::Tensor scale, shift;
@@ -256,6 +260,17 @@ at::Tensor tap(const at::Tensor& x, int64_t t, int64_t d, int64_t s, int64_t w) 
   return x.slice(1, t * d, t * d + (w - 1) * s + 1, s);
 }
 
+// Two GEMM formulations of a convolution with the same products: im2col on the input
+// (copies w*K*Cin values per mutant, GEMM over w rows) or taps summed on the output (GEMM
+// over wn rows into K*Cout columns, then a strided sum of w*K*Cout values). True when the
+// second is cheaper for w output positions read from wn input positions.
+bool conv_out_side(int64_t k, int64_t cin, int64_t cout, int64_t w, int64_t wn) {
+  const double copy = 32.0;
+  double in_side = double(w) * k * cin * (cout + copy);
+  double out_side = double(wn) * k * cin * cout + double(w) * k * cout * copy;
+  return k > 1 && out_side < in_side;
+}
+
 // `in`: (N, wn, C) windows, one per read. `factor`: (N or 1, w, 1) or undefined.
 at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& factor) {
   switch (st.op) {
@@ -264,13 +279,7 @@ at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& 
       int64_t n = x.size(0), w = out_width(st.reads[0].map, x.size(1));
       if (st.wt.defined()) {
         int64_t k = st.weight.size(2), cin = x.size(2), cout = st.weight.size(0), wn = x.size(1);
-        // Two GEMM formulations with the same products: im2col on the input (copies w*K*Cin
-        // values per mutant, GEMM over w rows) or taps summed on the output (GEMM over wn
-        // rows into K*Cout columns, then a strided sum of w*K*Cout values). Take the cheaper.
-        const double copy = 32.0;
-        double in_side = double(w) * k * cin * (cout + copy);
-        double out_side = double(wn) * k * cin * cout + double(w) * k * cout * copy;
-        if (k > 1 && out_side < in_side) {
+        if (k > 1 && (st.form == 2 || (st.form == 0 && conv_out_side(k, cin, cout, w, wn)))) {
           auto z = at::mm(x.reshape({n * wn, cin}), st.wo);  // (n*wn, K*Cout)
           auto taps = z.as_strided({n, w, k, cout}, {wn * k * cout, st.stride * k * cout, st.dilation * k * cout + cout, 1});
           auto y = taps.sum(2);
@@ -962,6 +971,10 @@ void geometry(Plan& plan) {
       for (int64_t p = 0; p < L0; ++p) start[p] = r.map.a + o.start[p] * r.map.s + r.pl;
       place(plan, r, start, true);
       if (r.mode == Mode::General) r.refs_slot = plan.n_ref_slots++;
+    }
+    if (st.op == Op::Conv && st.wt.defined()) {
+      int64_t k = st.weight.size(2);
+      st.form = conv_out_side(k, st.weight.size(1), st.weight.size(0), o.width, st.reads[0].wn) ? 2 : 1;
     }
   }
 }
