@@ -131,10 +131,45 @@ pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
                     Err(e) => ModelResponse::Failed { id, error: format!("attributions: {e:#}") },
                 })
             }
+            ModelRequest::VariantEffects { id, model, variants } => {
+                if cancelled.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+                    send(&ModelResponse::Failed { id, error: "cancelled".into() });
+                    continue;
+                }
+                let variants: Vec<_> = variants.into_iter().map(crate::jobs::remote::unwire_variant).collect();
+                send(&variant_effects(&predictor, id, model, &variants));
+            }
         }
     }
     drop(predictor);
     Ok(())
+}
+
+/// Variant heights for the UI: the whole request in one batch; when that fails (a variant
+/// whose window runs off its chromosome, say), one variant at a time, so that one bad
+/// variant costs only its own row (NaN, with its reason).
+fn variant_effects(predictor: &Predictor, id: u64, model: usize, variants: &[crate::genome::variants::Variant]) -> ModelResponse {
+    match predictor.variant_effects(model, variants) {
+        Ok((ref_pred, alt_pred)) => ModelResponse::VariantEffects { id, ref_pred, alt_pred, errors: vec![] },
+        Err(e) if variants.len() <= 1 => ModelResponse::Failed { id, error: format!("variant effects: {e:#}") },
+        Err(_) => {
+            let (mut ref_pred, mut alt_pred, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+            for (k, v) in variants.iter().enumerate() {
+                match predictor.variant_effects(model, std::slice::from_ref(v)) {
+                    Ok((mut r, mut a)) => {
+                        ref_pred.push(r.pop().unwrap_or_default());
+                        alt_pred.push(a.pop().unwrap_or_default());
+                    }
+                    Err(e) => {
+                        ref_pred.push(vec![]);
+                        alt_pred.push(vec![]);
+                        errors.push((k, format!("{}: {e:#}", v.key())));
+                    }
+                }
+            }
+            ModelResponse::VariantEffects { id, ref_pred, alt_pred, errors }
+        }
+    }
 }
 
 /// Run one evaluation, streaming progress and snapshots; a byte or the end of standard

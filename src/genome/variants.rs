@@ -813,6 +813,11 @@ impl TableSource {
     }
 }
 
+/// Whether `path` has a `.tbi` or `.csi` index next to it (region queries work).
+pub fn has_index(path: &Path) -> bool {
+    ["tbi", "csi"].iter().any(|e| PathBuf::from(format!("{}.{e}", path.display())).exists())
+}
+
 /// Build the `.tbi` index of a bgzip-compressed VCF (what region queries need). An unsorted
 /// file is refused with its first record out of order.
 pub fn build_index(path: &Path) -> Result<()> {

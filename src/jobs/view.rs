@@ -137,6 +137,19 @@ impl Predictor {
         Ok(h.values.iter().map(|v| self.to_tracks(model, &v.iter().map(|&x| x as f32).collect::<Vec<f32>>())).collect())
     }
 
+    /// REF and ALT heights of `variants` with `model`, per variant and track (NaN: output not
+    /// mapped), exactly as `peakscope variants` computes them: the one variant path
+    /// ([`variant_heights`](crate::model::variant_effect::variant_heights): the `predict`
+    /// window of the REF allele, the ALT allele in the same batch).
+    pub fn variant_effects(&self, model: usize, variants: &[crate::genome::variants::Variant]) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+        let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
+        let h = crate::model::variant_effect::variant_heights(&self.fasta, &info.geometry, variants, self.center_width, |seqs, queries| {
+            self.worker.heights(model, seqs, queries)
+        })?;
+        let map = |v: &Vec<f64>| self.maps[model].iter().map(|o| o.and_then(|o| v.get(o).copied()).unwrap_or(f64::NAN)).collect();
+        Ok((h.ref_pred.iter().map(map).collect(), h.alt_pred.iter().map(map).collect()))
+    }
+
     /// ISM of the region around `locus`'s centre (at most 1000 bp, and at most the model's
     /// window) with `model`, exactly as `peakscope ism --region` computes it: the model's own
     /// reverse-complement and shift averaging, its height head (bins over the central
