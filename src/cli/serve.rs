@@ -4,6 +4,7 @@
 //! error (the UI's log file).
 use crate::config::ProjectConfig;
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
+use crate::jobs::variants::run_variant_eval_streaming;
 use crate::jobs::remote::{as_ui_child, read_frame, unwire, write_frame, EvalFrame, ModelRequest, ModelResponse};
 use crate::jobs::view::{IsmUpdate, Predictor};
 use anyhow::Result;
@@ -210,8 +211,17 @@ pub fn serve_eval(cfg: &ProjectConfig, device: &str, chroms: Option<Vec<String>>
             EvalEvent::Snapshot(snapshot) => send(&EvalFrame::Snapshot { done: last.0, total: last.1, snapshot, strata: vec![] }),
         })?;
         let strata = out.state.layout.strata.names().to_vec();
-        send(&EvalFrame::Snapshot { done: out.state.rows.len(), total: out.state.total, snapshot: Box::new(out.snapshot), strata });
-        Ok(out.cancelled)
+        send(&EvalFrame::Snapshot { done: out.state.rows.len(), total: out.state.total, snapshot: Box::new(out.snapshot.clone()), strata });
+        if out.cancelled || cfg.variants.is_none() {
+            return Ok(out.cancelled);
+        }
+        // then the variants, with reference accuracy next to variant accuracy (as `eval`)
+        let v = run_variant_eval_streaming(&cfg, &opts, &cancel, Some(&out.snapshot), |_| {}, Some(Duration::from_millis(500)), |scored, strata, report| {
+            send(&EvalFrame::Variants { scored, strata: strata.to_vec(), report: Box::new(report.clone()), finished: false })
+        })?;
+        let finished = !v.summary.cancelled;
+        send(&EvalFrame::Variants { scored: v.summary.scored, strata: v.strata, report: Box::new(v.report), finished });
+        Ok(!finished)
     };
     match run() {
         Ok(cancelled) => {

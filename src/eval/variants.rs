@@ -13,7 +13,7 @@
 //!   the peak evaluation) next to the means over tracks of the variant metrics.
 use super::metrics::{auprc, auroc, pearson};
 use super::report::{fmt3, Snapshot};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -38,7 +38,7 @@ pub struct VariantModel {
     pub tracks: Vec<Option<usize>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AllelicMetrics {
     pub n: usize,
     pub n_imbalanced: usize,
@@ -47,7 +47,7 @@ pub struct AllelicMetrics {
     pub pearson: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LabelledMetrics {
     pub n: usize,
     pub n_positive: usize,
@@ -55,7 +55,7 @@ pub struct LabelledMetrics {
     pub auprc: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VariantSummary {
     /// reference accuracy: mean Pearson over tracks of the peak evaluation
     pub reference_pearson: f64,
@@ -69,7 +69,7 @@ pub struct VariantSummary {
     pub labelled_n: usize,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VariantModelReport {
     /// track → stratum → allelic-imbalance metrics
     pub allelic: BTreeMap<String, BTreeMap<String, AllelicMetrics>>,

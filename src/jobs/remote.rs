@@ -203,6 +203,14 @@ pub enum EvalFrame {
         snapshot: Box<Snapshot>,
         strata: Vec<String>,
     },
+    /// variant metrics so far (after the peaks, when the config has `[variants]`): per
+    /// model, reference vs variant accuracy; `finished` on the last one
+    Variants {
+        scored: usize,
+        strata: Vec<String>,
+        report: Box<crate::jobs::variants::VariantReports>,
+        finished: bool,
+    },
     Done {
         cancelled: bool,
     },

@@ -463,7 +463,8 @@ impl App {
             | Action::ScrollTracksUp
             | Action::ToggleGroup
             | Action::NextVariant
-            | Action::PrevVariant => return false,
+            | Action::PrevVariant
+            | Action::VariantMetrics => return false,
         }
         true
     }

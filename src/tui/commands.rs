@@ -116,6 +116,7 @@ commands! {
         ToggleGroup = "toggle_group", keys ["G"], once, "tracks: collapse / expand the focused cell type's group ([[tracks]] group)";
         NextVariant = "next_variant", keys ["v"], counted, "next variant of [variants] (opens the variant panel: ref vs alt per cell type)";
         PrevVariant = "prev_variant", keys ["V"], counted, "previous variant";
+        VariantMetrics = "variant_metrics", keys ["a"], once, "metrics panel: reference accuracy / variant accuracy (allelic imbalance, labelled variants; after the peaks)";
     }
 }
 
