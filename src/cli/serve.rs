@@ -4,8 +4,8 @@
 //! error (the UI's log file).
 use crate::config::ProjectConfig;
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
-use crate::jobs::variants::run_variant_eval_streaming;
 use crate::jobs::remote::{as_ui_child, read_frame, unwire, write_frame, EvalFrame, ModelRequest, ModelResponse};
+use crate::jobs::variants::run_variant_eval_streaming;
 use crate::jobs::view::{IsmUpdate, Predictor};
 use anyhow::Result;
 use std::collections::HashSet;
@@ -216,9 +216,15 @@ pub fn serve_eval(cfg: &ProjectConfig, device: &str, chroms: Option<Vec<String>>
             return Ok(out.cancelled);
         }
         // then the variants, with reference accuracy next to variant accuracy (as `eval`)
-        let v = run_variant_eval_streaming(&cfg, &opts, &cancel, Some(&out.snapshot), |_| {}, Some(Duration::from_millis(500)), |scored, strata, report| {
-            send(&EvalFrame::Variants { scored, strata: strata.to_vec(), report: Box::new(report.clone()), finished: false })
-        })?;
+        let v = run_variant_eval_streaming(
+            &cfg,
+            &opts,
+            &cancel,
+            Some(&out.snapshot),
+            |_| {},
+            Some(Duration::from_millis(500)),
+            |scored, strata, report| send(&EvalFrame::Variants { scored, strata: strata.to_vec(), report: Box::new(report.clone()), finished: false }),
+        )?;
         let finished = !v.summary.cancelled;
         send(&EvalFrame::Variants { scored: v.summary.scored, strata: v.strata, report: Box::new(v.report), finished });
         Ok(!finished)

@@ -143,6 +143,14 @@ impl Predictor {
     /// window of the REF allele, the ALT allele in the same batch).
     pub fn variant_effects(&self, model: usize, variants: &[crate::genome::variants::Variant]) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
         let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
+        // as `peakscope variants` skips them: a window off the chromosome is not scored
+        let width = info.geometry.context_length() as u64;
+        for v in variants {
+            let len = self.fasta.chroms().len_of(&v.chrom).ok_or_else(|| anyhow!("{}: chromosome not in the FASTA", v.key()))?;
+            if let Some(why) = crate::genome::variants::window_off_chrom(v, width, len) {
+                return Err(anyhow!("{}: {why}, not scored", v.key()));
+            }
+        }
         let h = crate::model::variant_effect::variant_heights(&self.fasta, &info.geometry, variants, self.center_width, |seqs, queries| {
             self.worker.heights(model, seqs, queries)
         })?;

@@ -359,8 +359,10 @@ impl Metrics {
             Style::default().add_modifier(Modifier::BOLD),
         );
         let Some(v) = &e.variants else { return };
-        let header =
-            format!("{:<16}{:<16}{:>8}{:>8}{:>9}{:>9}{:>8}{:>10}{:>7}", "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n");
+        let header = format!(
+            "{:<16}{:<16}{:>8}{:>8}{:>9}{:>9}{:>8}{:>10}{:>7}",
+            "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n"
+        );
         if area.height < 2 {
             return;
         }

@@ -70,6 +70,21 @@ pub fn step_origin(chroms: &ChromNames, selected: Option<&Variant>, view: &Locus
     }
 }
 
+/// The column of 0-based position `p0` in a view of `cols` columns: the `c` with
+/// `edge(c) <= p0 < edge(c + 1)` (the columns the per-column counts use).
+pub fn column(locus: &Locus, cols: usize, p0: u64) -> usize {
+    let (mut lo, mut hi) = (0usize, cols.max(1));
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if summary::edge(locus, cols, mid) <= p0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// The variants of one view: listed (narrow views) and counted per column.
 #[derive(Debug, Clone)]
 pub struct ViewVariants {
@@ -166,7 +181,7 @@ impl VariantSource {
                         return true;
                     }
                     seen += 1;
-                    let c = summary::col_of(locus, cols, v.pos - 1).min(cols - 1);
+                    let c = column(locus, cols, v.pos - 1);
                     last_col = c;
                     if let Some(n) = out.counts[c].as_mut() {
                         *n += 1;
@@ -229,12 +244,19 @@ impl VariantSource {
     /// (previous) chromosomes.
     fn step_indexed(&self, from: &Key, forward: bool) -> Result<Option<Variant>> {
         let chroms = self.chroms();
-        let order: Vec<usize> = if forward { (from.0.min(chroms.len())..chroms.len()).collect() } else { (0..=from.0.min(chroms.len().saturating_sub(1))).rev().collect() };
+        let order: Vec<usize> =
+            if forward { (from.0.min(chroms.len())..chroms.len()).collect() } else { (0..=from.0.min(chroms.len().saturating_sub(1))).rev().collect() };
         for ci in order {
             let (name, len) = (&chroms.names()[ci], chroms.lengths()[ci]);
             let mut w = 10_000u64;
             // 0-based window edges; on the start chromosome, from the origin
-            let (mut lo, mut hi) = if ci == from.0 { (from.1.saturating_sub(1), from.1.saturating_sub(1)) } else if forward { (0, 0) } else { (len, len) };
+            let (mut lo, mut hi) = if ci == from.0 {
+                (from.1.saturating_sub(1), from.1.saturating_sub(1))
+            } else if forward {
+                (0, 0)
+            } else {
+                (len, len)
+            };
             loop {
                 let (a, b) = if forward { (hi, (hi + w).min(len)) } else { (lo.saturating_sub(w), lo) };
                 let mut best: Option<(Key, Variant)> = None;
@@ -318,7 +340,7 @@ pub fn effect_color(e: Option<f64>) -> Color {
 pub fn draw_row(buf: &mut Buffer, x: u16, y: u16, cols: usize, locus: &Locus, s: &Shared) {
     let dim = Style::default().fg(Color::Indexed(244));
     let Some(row) = s.variant_row.as_ref() else { return };
-    buf.set_stringn(x, y, if row.density { "variants/col" } else { "variants" }, LABEL_W as usize - 1, dim);
+    buf.set_stringn(x, y, if row.density { "var/col" } else { "variants" }, LABEL_W as usize - 1, dim);
     if row.locus != *locus || row.cols < cols {
         buf.set_string(x + LABEL_W, y, "…", dim);
         return;
@@ -455,7 +477,7 @@ impl VariantPanel {
         let mut cells: Vec<VariantCell> = v.counts.iter().map(|&count| VariantCell { count, ..Default::default() }).collect();
         if v.listed {
             for var in &v.variants {
-                let c = summary::col_of(&v.locus, v.cols, var.pos - 1).min(v.cols - 1);
+                let c = column(&v.locus, v.cols, var.pos - 1);
                 let e = self.strongest(s.models.active, var);
                 let cell = &mut cells[c];
                 cell.effect = match (cell.effect, e) {
@@ -466,7 +488,7 @@ impl VariantPanel {
         }
         if let Some((sel, _)) = &self.selected {
             if sel.chrom == v.locus.chrom && sel.pos > v.locus.start && sel.pos <= v.locus.end {
-                cells[summary::col_of(&v.locus, v.cols, sel.pos - 1).min(v.cols - 1)].selected = true;
+                cells[column(&v.locus, v.cols, sel.pos - 1)].selected = true;
             }
         }
         let density = !v.listed || v.variants.len() > v.cols;
@@ -544,7 +566,13 @@ impl VariantPanel {
     fn on_step(&mut self, forward: bool, found: Result<Option<Variant>, String>, s: &mut Shared) {
         match found {
             Ok(Some(v)) => self.select(v, s),
-            Ok(None) => s.status = format!("no {} variant in {}", if forward { "next" } else { "previous" }, self.opened.as_ref().map(|o| o.source.path().display().to_string()).unwrap_or_default()),
+            Ok(None) => {
+                s.status = format!(
+                    "no {} variant in {}",
+                    if forward { "next" } else { "previous" },
+                    self.opened.as_ref().map(|o| o.source.path().display().to_string()).unwrap_or_default()
+                )
+            }
             Err(e) => s.status = e,
         }
     }
