@@ -202,7 +202,7 @@ fn demo_vcf(dir: &Path, cfg: &ProjectConfig, all: &[Variant]) -> (PathBuf, PathB
         })
         .collect();
     lines.push((fa.chroms().index(&bad.chrom).unwrap(), bad.pos, format!("{}\t{}\t.\t{wrong}\t{}\t.\t.\t.\n", bad.chrom, bad.pos, bad.ref_allele[0] as char)));
-    lines.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    lines.sort_by_key(|a| (a.0, a.1));
     for l in &lines {
         t += &l.2;
     }

@@ -151,15 +151,15 @@ pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
 /// variant costs only its own row (NaN, with its reason).
 fn variant_effects(predictor: &Predictor, id: u64, model: usize, variants: &[crate::genome::variants::Variant]) -> ModelResponse {
     match predictor.variant_effects(model, variants) {
-        Ok((ref_pred, alt_pred)) => ModelResponse::VariantEffects { id, ref_pred, alt_pred, errors: vec![] },
+        Ok(e) => ModelResponse::VariantEffects { id, ref_pred: e.ref_pred, alt_pred: e.alt_pred, errors: e.errors },
         Err(e) if variants.len() <= 1 => ModelResponse::Failed { id, error: format!("variant effects: {e:#}") },
         Err(_) => {
             let (mut ref_pred, mut alt_pred, mut errors) = (Vec::new(), Vec::new(), Vec::new());
             for (k, v) in variants.iter().enumerate() {
                 match predictor.variant_effects(model, std::slice::from_ref(v)) {
-                    Ok((mut r, mut a)) => {
-                        ref_pred.push(r.pop().unwrap_or_default());
-                        alt_pred.push(a.pop().unwrap_or_default());
+                    Ok(mut e) => {
+                        ref_pred.push(e.ref_pred.pop().unwrap_or_default());
+                        alt_pred.push(e.alt_pred.pop().unwrap_or_default());
                     }
                     Err(e) => {
                         ref_pred.push(vec![]);

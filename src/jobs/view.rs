@@ -141,7 +141,7 @@ impl Predictor {
     /// mapped), exactly as `peakscope variants` computes them: the one variant path
     /// ([`variant_heights`](crate::model::variant_effect::variant_heights): the `predict`
     /// window of the REF allele, the ALT allele in the same batch).
-    pub fn variant_effects(&self, model: usize, variants: &[crate::genome::variants::Variant]) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+    pub fn variant_effects(&self, model: usize, variants: &[crate::genome::variants::Variant]) -> Result<super::remote::VariantEffects> {
         let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
         // as `peakscope variants` skips them: a window off the chromosome is not scored
         let width = info.geometry.context_length() as u64;
@@ -155,7 +155,7 @@ impl Predictor {
             self.worker.heights(model, seqs, queries)
         })?;
         let map = |v: &Vec<f64>| self.maps[model].iter().map(|o| o.and_then(|o| v.get(o).copied()).unwrap_or(f64::NAN)).collect();
-        Ok((h.ref_pred.iter().map(map).collect(), h.alt_pred.iter().map(map).collect()))
+        Ok(super::remote::VariantEffects { ref_pred: h.ref_pred.iter().map(map).collect(), alt_pred: h.alt_pred.iter().map(map).collect(), errors: vec![] })
     }
 
     /// ISM of the region around `locus`'s centre (at most 1000 bp, and at most the model's
