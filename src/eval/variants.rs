@@ -206,30 +206,35 @@ pub fn report(
 /// specific variants (and outside peaks).
 pub fn table(reports: &BTreeMap<String, VariantModelReport>) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
-        "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n"
-    );
+    let _ = writeln!(s, "{}", table_header());
     for (name, r) in reports {
         for st in ["all", "ubiquitous", "specific", "outside_peaks"] {
             let Some(x) = r.summary.get(st) else { continue };
-            let _ = writeln!(
-                s,
-                "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
-                name,
-                st,
-                fmt3(x.reference_pearson),
-                x.allelic_n,
-                fmt3(x.allelic_auroc),
-                fmt3(x.allelic_sign_accuracy),
-                fmt3(x.allelic_pearson),
-                fmt3(x.labelled_auroc),
-                x.labelled_n
-            );
+            let _ = writeln!(s, "{}", table_row(name, st, x));
         }
     }
     s
+}
+
+/// The header of [`table`] (the UI's variant metrics view draws the same table).
+pub fn table_header() -> String {
+    format!("{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}", "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n")
+}
+
+/// One row of [`table`]: a model's reference vs variant accuracy in one stratum.
+pub fn table_row(model: &str, stratum: &str, x: &VariantSummary) -> String {
+    format!(
+        "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        model,
+        stratum,
+        fmt3(x.reference_pearson),
+        x.allelic_n,
+        fmt3(x.allelic_auroc),
+        fmt3(x.allelic_sign_accuracy),
+        fmt3(x.allelic_pearson),
+        fmt3(x.labelled_auroc),
+        x.labelled_n
+    )
 }
 
 #[cfg(test)]

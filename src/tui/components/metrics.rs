@@ -359,10 +359,7 @@ impl Metrics {
             Style::default().add_modifier(Modifier::BOLD),
         );
         let Some(v) = &e.variants else { return };
-        let header = format!(
-            "{:<16}{:<16}{:>8}{:>8}{:>9}{:>9}{:>8}{:>10}{:>7}",
-            "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n"
-        );
+        let header = crate::eval::variants::table_header();
         if area.height < 2 {
             return;
         }
@@ -378,18 +375,7 @@ impl Metrics {
                     return;
                 }
                 let x = &rep.summary[&st];
-                let line = format!(
-                    "{:<16}{:<16}{:>8}{:>8}{:>9}{:>9}{:>8}{:>10}{:>7}",
-                    truncate(name, 15),
-                    truncate(&st, 15),
-                    fmt3(x.reference_pearson),
-                    x.allelic_n,
-                    fmt3(x.allelic_auroc),
-                    fmt3(x.allelic_sign_accuracy),
-                    fmt3(x.allelic_pearson),
-                    fmt3(x.labelled_auroc),
-                    x.labelled_n
-                );
+                let line = crate::eval::variants::table_row(&truncate(name, 16), &truncate(&st, 14), x);
                 let st = if Some(name) == active { Style::default().add_modifier(Modifier::BOLD) } else { Style::default() };
                 buf.set_stringn(area.x, y, line, w, st);
                 y += 1;
