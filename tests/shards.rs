@@ -5,8 +5,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-const TRACKS: [&str; 3] = LABELLED_TRACKS;
-
 /// 2 chromosomes, 3 tracks with calls, 140 labelled peaks, a replicate group of two models
 /// (base counts; positional weights) on 200-bp windows; small eval batches so that 7 shards
 /// each hold whole batches.

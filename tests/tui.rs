@@ -501,9 +501,9 @@ fn sessions_are_versioned_and_foreign_files_are_refused_clearly() {
     assert!(err.contains("format 9 was written by a newer peakscope"), "{err}");
     let err = Session::load(&write("extra.toml", &format!("{text}\nzoom = 3\n"))).unwrap_err().to_string();
     assert!(err.contains("unknown field `zoom`"), "{err}");
-    let bad_panel = Session::load(&write("panel.toml", &text.replace("\"metrics\"", "\"variants\""))).unwrap();
+    let bad_panel = Session::load(&write("panel.toml", &text.replace("\"metrics\"", "\"splicing\""))).unwrap();
     let err = bad_panel.apply(&mut app).unwrap_err().to_string();
-    assert!(err.contains("unknown panel 'variants' (panels: ism, metrics, peaks, tf)"), "{err}");
+    assert!(err.contains("unknown panel 'splicing' (panels: ism, metrics, peaks, tf, variants)"), "{err}");
     let other = Session { model: Some("enformer".into()), ..now.clone() };
     assert!(other.apply(&mut app).unwrap_err().to_string().contains("no model 'enformer'"));
 }

@@ -5,6 +5,7 @@
 use crate::config::ProjectConfig;
 use crate::jobs::eval::{run_eval, EvalEvent, EvalOptions};
 use crate::jobs::remote::{as_ui_child, read_frame, unwire, write_frame, EvalFrame, ModelRequest, ModelResponse};
+use crate::jobs::variants::run_variant_eval_streaming;
 use crate::jobs::view::{IsmUpdate, Predictor};
 use anyhow::Result;
 use std::collections::HashSet;
@@ -141,10 +142,45 @@ pub fn serve_models(cfg: &ProjectConfig, device: &str) -> Result<()> {
                     Err(e) => ModelResponse::Failed { id, error: format!("attributions: {e:#}") },
                 })
             }
+            ModelRequest::VariantEffects { id, model, variants } => {
+                if cancelled.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+                    send(&ModelResponse::Failed { id, error: "cancelled".into() });
+                    continue;
+                }
+                let variants: Vec<_> = variants.into_iter().map(crate::jobs::remote::unwire_variant).collect();
+                send(&variant_effects(&predictor, id, model, &variants));
+            }
         }
     }
     drop(predictor);
     Ok(())
+}
+
+/// Variant heights for the UI: the whole request in one batch; when that fails (a variant
+/// whose window runs off its chromosome, say), one variant at a time, so that one bad
+/// variant costs only its own row (NaN, with its reason).
+fn variant_effects(predictor: &Predictor, id: u64, model: usize, variants: &[crate::genome::variants::Variant]) -> ModelResponse {
+    match predictor.variant_effects(model, variants) {
+        Ok(e) => ModelResponse::VariantEffects { id, ref_pred: e.ref_pred, alt_pred: e.alt_pred, errors: e.errors },
+        Err(e) if variants.len() <= 1 => ModelResponse::Failed { id, error: format!("variant effects: {e:#}") },
+        Err(_) => {
+            let (mut ref_pred, mut alt_pred, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+            for (k, v) in variants.iter().enumerate() {
+                match predictor.variant_effects(model, std::slice::from_ref(v)) {
+                    Ok(mut e) => {
+                        ref_pred.push(e.ref_pred.pop().unwrap_or_default());
+                        alt_pred.push(e.alt_pred.pop().unwrap_or_default());
+                    }
+                    Err(e) => {
+                        ref_pred.push(vec![]);
+                        alt_pred.push(vec![]);
+                        errors.push((k, format!("{}: {e:#}", v.key())));
+                    }
+                }
+            }
+            ModelResponse::VariantEffects { id, ref_pred, alt_pred, errors }
+        }
+    }
 }
 
 /// Run one evaluation, streaming progress and snapshots; a byte or the end of standard
@@ -185,8 +221,23 @@ pub fn serve_eval(cfg: &ProjectConfig, device: &str, chroms: Option<Vec<String>>
             EvalEvent::Snapshot(snapshot) => send(&EvalFrame::Snapshot { done: last.0, total: last.1, snapshot, strata: vec![] }),
         })?;
         let strata = out.state.layout.strata.names().to_vec();
-        send(&EvalFrame::Snapshot { done: out.state.rows.len(), total: out.state.total, snapshot: Box::new(out.snapshot), strata });
-        Ok(out.cancelled)
+        send(&EvalFrame::Snapshot { done: out.state.rows.len(), total: out.state.total, snapshot: Box::new(out.snapshot.clone()), strata });
+        if out.cancelled || cfg.variants.is_none() {
+            return Ok(out.cancelled);
+        }
+        // then the variants, with reference accuracy next to variant accuracy (as `eval`)
+        let v = run_variant_eval_streaming(
+            &cfg,
+            &opts,
+            &cancel,
+            Some(&out.snapshot),
+            |_| {},
+            Some(Duration::from_millis(500)),
+            |scored, strata, report| send(&EvalFrame::Variants { scored, strata: strata.to_vec(), report: Box::new(report.clone()), finished: false }),
+        )?;
+        let finished = !v.summary.cancelled;
+        send(&EvalFrame::Variants { scored: v.summary.scored, strata: v.strata, report: Box::new(v.report), finished });
+        Ok(!finished)
     };
     match run() {
         Ok(cancelled) => {

@@ -13,7 +13,7 @@
 //!   the peak evaluation) next to the means over tracks of the variant metrics.
 use super::metrics::{auprc, auroc, pearson};
 use super::report::{fmt3, Snapshot};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -38,7 +38,7 @@ pub struct VariantModel {
     pub tracks: Vec<Option<usize>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AllelicMetrics {
     pub n: usize,
     pub n_imbalanced: usize,
@@ -47,7 +47,7 @@ pub struct AllelicMetrics {
     pub pearson: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LabelledMetrics {
     pub n: usize,
     pub n_positive: usize,
@@ -55,7 +55,7 @@ pub struct LabelledMetrics {
     pub auprc: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VariantSummary {
     /// reference accuracy: mean Pearson over tracks of the peak evaluation
     pub reference_pearson: f64,
@@ -69,7 +69,7 @@ pub struct VariantSummary {
     pub labelled_n: usize,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct VariantModelReport {
     /// track → stratum → allelic-imbalance metrics
     pub allelic: BTreeMap<String, BTreeMap<String, AllelicMetrics>>,
@@ -206,30 +206,35 @@ pub fn report(
 /// specific variants (and outside peaks).
 pub fn table(reports: &BTreeMap<String, VariantModelReport>) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
-        "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n"
-    );
+    let _ = writeln!(s, "{}", table_header());
     for (name, r) in reports {
         for st in ["all", "ubiquitous", "specific", "outside_peaks"] {
             let Some(x) = r.summary.get(st) else { continue };
-            let _ = writeln!(
-                s,
-                "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
-                name,
-                st,
-                fmt3(x.reference_pearson),
-                x.allelic_n,
-                fmt3(x.allelic_auroc),
-                fmt3(x.allelic_sign_accuracy),
-                fmt3(x.allelic_pearson),
-                fmt3(x.labelled_auroc),
-                x.labelled_n
-            );
+            let _ = writeln!(s, "{}", table_row(name, st, x));
         }
     }
     s
+}
+
+/// The header of [`table`] (the UI's variant metrics view draws the same table).
+pub fn table_header() -> String {
+    format!("{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}", "model", "stratum", "ref_r", "ai_n", "ai_auroc", "ai_sign", "ai_r", "lab_auroc", "lab_n")
+}
+
+/// One row of [`table`]: a model's reference vs variant accuracy in one stratum.
+pub fn table_row(model: &str, stratum: &str, x: &VariantSummary) -> String {
+    format!(
+        "{:<16} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        model,
+        stratum,
+        fmt3(x.reference_pearson),
+        x.allelic_n,
+        fmt3(x.allelic_auroc),
+        fmt3(x.allelic_sign_accuracy),
+        fmt3(x.allelic_pearson),
+        fmt3(x.labelled_auroc),
+        x.labelled_n
+    )
 }
 
 #[cfg(test)]

@@ -381,17 +381,20 @@ impl<'a> VariantReader<'a> {
             label: raw.label,
             counts: raw.counts,
         };
-        if let Some(width) = self.opts.window {
-            let (s, e) = v.locus().centered_window(width);
-            // an indel's alt window reaches up to |Δ|/2 + 1 bases further on either side
-            let extra = indel as i64 / 2 + 1;
-            if s - extra < 0 || e + extra > len as i64 {
-                self.skipped.add(SkipReason::OffChrom, || format!("{w}: the {width}-bp model window [{s}, {e}) runs off {} (0-{len})", v.chrom));
-                return Ok(None);
-            }
+        if let Some(why) = self.opts.window.and_then(|width| window_off_chrom(&v, width, len)) {
+            self.skipped.add(SkipReason::OffChrom, || format!("{w}: {why}"));
+            return Ok(None);
         }
         Ok(Some(v))
     }
+}
+
+/// Why the `width`-bp model window centred on `v` runs off its chromosome of `len` bp, if it
+/// does (an indel's ALT window reaches up to |Δ|/2 + 1 bases further on either side).
+pub fn window_off_chrom(v: &Variant, width: u64, len: u64) -> Option<String> {
+    let (s, e) = v.locus().centered_window(width);
+    let extra = v.ref_allele.len().abs_diff(v.alt.len()) as i64 / 2 + 1;
+    (s - extra < 0 || e + extra > len as i64).then(|| format!("the {width}-bp model window [{s}, {e}) runs off {} (0-{len})", v.chrom))
 }
 
 /// Number of header lines of a text VCF (plain or gzip); None for BCF.
@@ -413,6 +416,15 @@ fn vcf_header_lines(path: &Path) -> Result<Option<usize>> {
             return Ok(Some(n));
         }
         n += 1;
+        // htslib cannot read a header whose column line lacks the fixed columns (and would
+        // hand back no header at all): say so here
+        if buf.starts_with(b"#CHROM") {
+            let fixed = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"];
+            let have: Vec<&[u8]> = buf.trim_ascii_end().split(|&b| b == b'\t').collect();
+            if have.len() < fixed.len() || have.iter().zip(fixed).any(|(h, f)| *h != f.as_bytes()) {
+                return Err(line_err(path, n, format!("the column header must start with the 8 tab-separated columns {}", fixed.join(" "))));
+            }
+        }
     }
 }
 
@@ -811,6 +823,11 @@ impl TableSource {
             return Ok(true);
         }
     }
+}
+
+/// Whether `path` has a `.tbi` or `.csi` index next to it (region queries work).
+pub fn has_index(path: &Path) -> bool {
+    ["tbi", "csi"].iter().any(|e| PathBuf::from(format!("{}.{e}", path.display())).exists())
 }
 
 /// Build the `.tbi` index of a bgzip-compressed VCF (what region queries need). An unsorted

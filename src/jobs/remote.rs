@@ -15,6 +15,7 @@
 //! dies.
 use super::view::{Along, GenomicHit, IsmSummary, IsmUpdate, RegionAttr};
 use crate::eval::report::Snapshot;
+use crate::genome::variants::Variant;
 use crate::genome::Locus;
 use anyhow::{anyhow, bail, Result};
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
@@ -62,6 +63,26 @@ pub fn unwire(l: WireLocus) -> Locus {
     Locus::new(l.0, l.1, l.2)
 }
 
+/// A variant on the wire: chromosome, VCF POS (1-based), REF, ALT.
+pub type WireVariant = (String, u64, Vec<u8>, Vec<u8>);
+
+pub fn wire_variant(v: &Variant) -> WireVariant {
+    (v.chrom.clone(), v.pos, v.ref_allele.clone(), v.alt.clone())
+}
+
+pub fn unwire_variant(w: WireVariant) -> Variant {
+    Variant { chrom: w.0, pos: w.1, ref_allele: w.2, alt: w.3, id: ".".into(), line: 0, label: None, counts: Vec::new() }
+}
+
+/// REF and ALT heights of variants, per variant and track (empty for a variant that
+/// failed), and the variants that failed (index, reason).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VariantEffects {
+    pub ref_pred: Vec<Vec<f64>>,
+    pub alt_pred: Vec<Vec<f64>>,
+    pub errors: Vec<(usize, String)>,
+}
+
 /// UI → model server.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ModelRequest {
@@ -81,6 +102,8 @@ pub enum ModelRequest {
     RegionAttr { id: u64, model: usize, locus: WireLocus, region_len: Option<u64> },
     /// the predicted signal along a view, in `cols` columns
     Along { id: u64, model: usize, locus: WireLocus, cols: usize },
+    /// REF and ALT heights of variants (checked against the FASTA by the UI's reader)
+    VariantEffects { id: u64, model: usize, variants: Vec<WireVariant> },
 }
 
 /// Model server → UI.
@@ -142,6 +165,14 @@ pub enum ModelResponse {
         id: u64,
         along: Along,
     },
+    /// per variant, per track: REF and ALT heights (NaN: output not mapped; empty: the
+    /// variant failed, its reason in `errors`)
+    VariantEffects {
+        id: u64,
+        ref_pred: Vec<Vec<f64>>,
+        alt_pred: Vec<Vec<f64>>,
+        errors: Vec<(usize, String)>,
+    },
 }
 
 impl ModelResponse {
@@ -159,7 +190,8 @@ impl ModelResponse {
             | ModelResponse::TfRows { id, .. }
             | ModelResponse::MotifHits { id, .. }
             | ModelResponse::RegionAttr { id, .. }
-            | ModelResponse::Along { id, .. } => *id,
+            | ModelResponse::Along { id, .. }
+            | ModelResponse::VariantEffects { id, .. } => *id,
         }
     }
 }
@@ -177,6 +209,14 @@ pub enum EvalFrame {
         total: usize,
         snapshot: Box<Snapshot>,
         strata: Vec<String>,
+    },
+    /// variant metrics so far (after the peaks, when the config has `[variants]`): per
+    /// model, reference vs variant accuracy; `finished` on the last one
+    Variants {
+        scored: usize,
+        strata: Vec<String>,
+        report: Box<crate::jobs::variants::VariantReports>,
+        finished: bool,
     },
     Done {
         cancelled: bool,
@@ -423,6 +463,15 @@ impl ModelClient {
         match self.call(None, |id| ModelRequest::RegionAttr { id, model, locus: wire(locus), region_len })? {
             ModelResponse::RegionAttr { attr, hits, .. } => Ok((attr, hits)),
             other => bail!("the model server answered {other:?} to an attribution request"),
+        }
+    }
+
+    /// REF and ALT heights of variants (see [`Predictor::variant_effects`](super::view::Predictor::variant_effects)).
+    pub fn variant_effects(&mut self, model: usize, variants: &[Variant]) -> Result<VariantEffects> {
+        let variants = variants.iter().map(wire_variant).collect();
+        match self.call(None, |id| ModelRequest::VariantEffects { id, model, variants })? {
+            ModelResponse::VariantEffects { ref_pred, alt_pred, errors, .. } => Ok(VariantEffects { ref_pred, alt_pred, errors }),
+            other => bail!("the model server answered {other:?} to a variant request"),
         }
     }
 

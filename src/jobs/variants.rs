@@ -253,6 +253,23 @@ pub fn run_variant_eval(
     reference: Option<&crate::eval::report::Snapshot>,
     progress: impl FnMut(usize),
 ) -> Result<VariantEval> {
+    run_variant_eval_streaming(cfg, eval, cancel, reference, progress, None, |_, _, _| {})
+}
+
+/// Variant metrics so far: (variants scored, stratum names, report).
+pub type VariantReports = std::collections::BTreeMap<String, crate::eval::variants::VariantModelReport>;
+
+/// [`run_variant_eval`], calling `snapshot(scored, strata, report)` with the metrics of the
+/// variants scored so far at most every `every` (the UI's metrics panel fills in from them).
+pub fn run_variant_eval_streaming(
+    cfg: &ProjectConfig,
+    eval: &crate::jobs::eval::EvalOptions,
+    cancel: &AtomicBool,
+    reference: Option<&crate::eval::report::Snapshot>,
+    mut progress: impl FnMut(usize),
+    every: Option<std::time::Duration>,
+    mut snapshot: impl FnMut(usize, &[String], &VariantReports),
+) -> Result<VariantEval> {
     use crate::eval::variants::{report, VariantModel, VariantRow};
     let vc = cfg.variants.as_ref().ok_or_else(|| anyhow!("config {} has no [variants] section", cfg.source.display()))?;
     let source = vc.eval_source().ok_or_else(|| anyhow!("[variants] names no file"))?.to_path_buf();
@@ -268,21 +285,6 @@ pub fn run_variant_eval(
         batch_size: eval.batch_size,
         chunk: 512,
     };
-    let mut rows = Vec::new();
-    let summary = score_file(
-        cfg,
-        &source,
-        &worker,
-        &fasta,
-        &annotator,
-        &opts,
-        cancel,
-        |c| {
-            rows.extend_from_slice(c);
-            Ok(())
-        },
-        progress,
-    )?;
     let tracks: Vec<String> = cfg.tracks.iter().map(|t| t.name.clone()).collect();
     let models: Vec<VariantModel> = worker
         .models
@@ -293,16 +295,35 @@ pub fn run_variant_eval(
             tracks: m.target_names.iter().map(|n| tracks.iter().position(|t| t == n)).collect(),
         })
         .collect();
-    let vrows: Vec<VariantRow> = rows
-        .iter()
-        .map(|s| VariantRow {
-            strata: s.annotation.strata.clone(),
-            label: s.variant.label,
-            counts: s.variant.counts.clone(),
-            pred: s.ref_pred.iter().zip(&s.alt_pred).map(|(r, a)| r.iter().copied().zip(a.iter().copied()).collect()).collect(),
-        })
-        .collect();
     let strata = annotator.strata_names();
+    let to_row = |s: &Scored| VariantRow {
+        strata: s.annotation.strata.clone(),
+        label: s.variant.label,
+        counts: s.variant.counts.clone(),
+        pred: s.ref_pred.iter().zip(&s.alt_pred).map(|(r, a)| r.iter().copied().zip(a.iter().copied()).collect()).collect(),
+    };
+    let mut rows = Vec::new();
+    let mut vrows: Vec<VariantRow> = Vec::new();
+    let mut last = Instant::now();
+    let summary = score_file(
+        cfg,
+        &source,
+        &worker,
+        &fasta,
+        &annotator,
+        &opts,
+        cancel,
+        |c| {
+            rows.extend_from_slice(c);
+            vrows.extend(c.iter().map(to_row));
+            if every.is_some_and(|e| last.elapsed() >= e) {
+                snapshot(vrows.len(), &strata, &report(&vrows, &models, &strata, vc.min_depth, reference));
+                last = Instant::now();
+            }
+            Ok(())
+        },
+        &mut progress,
+    )?;
     let report = report(&vrows, &models, &strata, vc.min_depth, reference);
     Ok(VariantEval { source, rows, models: worker.models.clone(), tracks, strata, min_depth: vc.min_depth, report, summary })
 }

@@ -265,6 +265,27 @@ impl Predictor {
         Ok(Along::Signal { values, bin_size: bin as u32, windows: n as usize, computed: missing.len() })
     }
 
+    /// REF and ALT heights of `variants` with `model`, per variant and track (NaN: output not
+    /// mapped), exactly as `peakscope variants` computes them: the one variant path
+    /// ([`variant_heights`](crate::model::variant_effect::variant_heights): the `predict`
+    /// window of the REF allele, the ALT allele in the same batch).
+    pub fn variant_effects(&self, model: usize, variants: &[crate::genome::variants::Variant]) -> Result<super::remote::VariantEffects> {
+        let info = self.worker.models.get(model).ok_or_else(|| anyhow!("no model #{model}"))?;
+        // as `peakscope variants` skips them: a window off the chromosome is not scored
+        let width = info.geometry.context_length() as u64;
+        for v in variants {
+            let len = self.fasta.chroms().len_of(&v.chrom).ok_or_else(|| anyhow!("{}: chromosome not in the FASTA", v.key()))?;
+            if let Some(why) = crate::genome::variants::window_off_chrom(v, width, len) {
+                return Err(anyhow!("{}: {why}, not scored", v.key()));
+            }
+        }
+        let h = crate::model::variant_effect::variant_heights(&self.fasta, &info.geometry, variants, self.center_width, |seqs, queries| {
+            self.worker.heights(model, seqs, queries)
+        })?;
+        let map = |v: &Vec<f64>| self.maps[model].iter().map(|o| o.and_then(|o| v.get(o).copied()).unwrap_or(f64::NAN)).collect();
+        Ok(super::remote::VariantEffects { ref_pred: h.ref_pred.iter().map(map).collect(), alt_pred: h.alt_pred.iter().map(map).collect(), errors: vec![] })
+    }
+
     /// ISM of the region around `locus`'s centre (at most 1000 bp, and at most the model's
     /// window) with `model`, exactly as `peakscope ism --region` computes it: the model's own
     /// reverse-complement and shift averaging, its height head (bins over the central

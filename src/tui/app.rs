@@ -124,6 +124,7 @@ impl App {
             cols: 80,
             rows: 24,
             generation: 0,
+            variant_row: None,
         };
         App { shared, components: super::components::all(), mode: Mode::Normal, count: None, keymap: Keymap::default(), quit: false }
     }
@@ -460,7 +461,10 @@ impl App {
             | Action::PredictRest
             | Action::ScrollTracksDown
             | Action::ScrollTracksUp
-            | Action::ToggleGroup => return false,
+            | Action::ToggleGroup
+            | Action::NextVariant
+            | Action::PrevVariant
+            | Action::VariantMetrics => return false,
         }
         true
     }

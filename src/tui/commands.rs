@@ -98,7 +98,7 @@ commands! {
         Quit = "quit", keys ["q", "ctrl+c"], once, "quit";
         Ism = "ism", keys ["i"], once, "in-silico mutagenesis of the selected peak (ISM panel)";
         Eval = "eval", keys ["e"], once, "start / stop the evaluation (metrics panel)";
-        NextPanel = "next_panel", keys ["tab"], once, "panel: none / ISM / metrics / peak list / TF activity";
+        NextPanel = "next_panel", keys ["tab"], once, "panel: none / ISM / metrics / peak list / TF activity / variant";
         CycleTrack = "cycle_track", keys ["c"], counted, "focus the next cell type (ISM panel, peak list, x)";
         ListUp = "list_up", keys ["up", "k"], counted, "peak list: move up (enter jumps to it)";
         ListDown = "list_down", keys ["down", "j"], counted, "peak list: move down";
@@ -114,6 +114,9 @@ commands! {
         ScrollTracksDown = "scroll_tracks_down", keys ["J", "ctrl+d"], counted, "tracks: scroll down a row (count: rows)";
         ScrollTracksUp = "scroll_tracks_up", keys ["K", "ctrl+u"], counted, "tracks: scroll up a row";
         ToggleGroup = "toggle_group", keys ["G"], once, "tracks: collapse / expand the focused cell type's group ([[tracks]] group)";
+        NextVariant = "next_variant", keys ["v"], counted, "next variant of [variants] (opens the variant panel: ref vs alt per cell type)";
+        PrevVariant = "prev_variant", keys ["V"], counted, "previous variant";
+        VariantMetrics = "variant_metrics", keys ["a"], once, "metrics panel: reference accuracy / variant accuracy (allelic imbalance, labelled variants; after the peaks)";
     }
 }
 

@@ -58,6 +58,8 @@ pub struct Shared {
     pub rows: u16,
     /// increases with every change of the view; replies for an older one are stale
     pub generation: u64,
+    /// the track panel's variants row (None: the project has no `[variants]`)
+    pub variant_row: Option<crate::tui::components::variants::VariantRow>,
 }
 
 /// Predictions for some peaks (one value per track).

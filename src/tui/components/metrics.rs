@@ -4,6 +4,7 @@ use crate::config::ProjectConfig;
 use crate::eval::report::{fmt3, Snapshot};
 use crate::genome::locus::group_thousands;
 use crate::jobs::remote::{EvalFrame, EvalProcess};
+use crate::jobs::variants::VariantReports;
 use crate::jobs::worker::{Ctx, ReplyKind, Task};
 use crate::tui::commands::Action;
 use crate::tui::component::{Component, Event, Job, Outcome, Thread};
@@ -24,11 +25,24 @@ pub struct EvalView {
     pub total: usize,
     pub snapshot: Option<Snapshot>,
     pub strata: Vec<String>,
+    /// variant metrics so far (projects with `[variants]`, after the peaks)
+    pub variants: Option<VariantMetrics>,
+}
+
+/// Variant accuracy as it fills in: per model, reference vs variant accuracy per stratum.
+#[derive(Debug, Clone, Default)]
+pub struct VariantMetrics {
+    pub scored: usize,
+    pub strata: Vec<String>,
+    pub report: VariantReports,
+    pub finished: bool,
 }
 
 #[derive(Default)]
 pub struct Metrics {
     pub eval: EvalView,
+    /// the variant accuracy view (`a`) rather than reference accuracy
+    pub show_variants: bool,
     /// the peaks of the running (or last) evaluation
     pub choice: Option<EvalChoice>,
 }
@@ -36,6 +50,8 @@ pub struct Metrics {
 pub enum MetricsEvent {
     /// metrics so far (`strata`: their display order, once known)
     Snapshot { done: usize, total: usize, snapshot: Box<Snapshot>, strata: Vec<String> },
+    /// variant metrics so far
+    Variants(Box<VariantMetrics>),
 }
 
 /// Evaluate every model of the project in an evaluation process (see
@@ -64,6 +80,9 @@ impl Task<(), MetricsEvent> for EvalTask {
                 }
                 Some(EvalFrame::Snapshot { done, total, snapshot, strata }) => {
                     ctx.emit(MetricsEvent::Snapshot { done, total, snapshot, strata });
+                }
+                Some(EvalFrame::Variants { scored, strata, report, finished }) => {
+                    ctx.emit(MetricsEvent::Variants(Box::new(VariantMetrics { scored, strata, report: *report, finished })));
                 }
                 Some(EvalFrame::Done { .. }) => return Ok(()),
                 Some(EvalFrame::Failed(e)) => return Err(e),
@@ -159,6 +178,16 @@ impl Component for Metrics {
                 self.choice = Some(choice.clone());
                 Outcome::one(Job::Background(Box::new(EvalTask { config, device: s.models.device.clone(), chroms: choice.chroms, limit: choice.limit })))
             }
+            Event::Command(Action::VariantMetrics, _) => {
+                s.panel = Some(Self::NAME);
+                self.show_variants = !self.show_variants;
+                s.status = match (self.show_variants, s.config.as_ref().is_some_and(|c| c.variants.is_some())) {
+                    (false, _) => "metrics: reference accuracy (a: variant accuracy)".into(),
+                    (true, true) => "metrics: variant accuracy, filled in after the peaks (a: reference accuracy)".into(),
+                    (true, false) => "metrics: variant accuracy needs a [variants] section in the config".into(),
+                };
+                Outcome::none()
+            }
             Event::Command(..) => Outcome::Ignored,
             Event::Refresh => Outcome::none(),
             Event::Reply(r) => {
@@ -174,6 +203,12 @@ impl Component for Metrics {
                             self.eval.strata = strata;
                         }
                         self.eval.snapshot = Some(*snapshot);
+                    }
+                    ReplyKind::Event(MetricsEvent::Variants(v)) => {
+                        if self.eval.variants.is_none() && !self.show_variants {
+                            s.status = "variant metrics are coming in: a shows them".into();
+                        }
+                        self.eval.variants = Some(*v);
                     }
                     ReplyKind::Finished { cancelled } => {
                         self.eval.running = false;
@@ -194,6 +229,9 @@ impl Component for Metrics {
     }
 
     fn draw(&self, area: Rect, buf: &mut Buffer, s: &Shared) {
+        if self.show_variants {
+            return self.draw_variants(area, buf, s);
+        }
         let dim = Style::default().fg(Color::Indexed(244));
         let w = area.width as usize;
         let bottom = area.y + area.height;
@@ -293,6 +331,54 @@ impl Component for Metrics {
                     };
                     buf.set_stringn(x, yy, format!("{:<12}{} {}", truncate(track, 11), bar("ubiquitous"), bar("specific")), w - table_w - 2, Style::default());
                 }
+            }
+        }
+    }
+}
+
+impl Metrics {
+    /// The variant accuracy view: per model and stratum, reference accuracy (mean Pearson of
+    /// the peaks) next to allelic-imbalance and labelled-variant accuracy — the table of
+    /// `peakscope eval`'s variant metrics.
+    fn draw_variants(&self, area: Rect, buf: &mut Buffer, s: &Shared) {
+        let dim = Style::default().fg(Color::Indexed(244));
+        let w = area.width as usize;
+        let bottom = area.y + area.height;
+        let e = &self.eval;
+        let state = match (&e.variants, e.running) {
+            (Some(v), true) => format!("{} variants scored (running, e stops)", v.scored),
+            (Some(v), false) => format!("{} variants scored{}", v.scored, if v.finished { "" } else { " (stopped)" }),
+            (None, true) => format!("scoring starts after the peaks ({}/{})", e.done, e.total),
+            (None, false) => "press e to evaluate (peaks, then variants)".into(),
+        };
+        buf.set_stringn(
+            area.x,
+            area.y,
+            format!("─ variant metrics · {state} · ref_r: reference accuracy; ai: allelic imbalance; lab: labelled variants · a: reference view"),
+            w,
+            Style::default().add_modifier(Modifier::BOLD),
+        );
+        let Some(v) = &e.variants else { return };
+        let header = crate::eval::variants::table_header();
+        if area.height < 2 {
+            return;
+        }
+        buf.set_stringn(area.x, area.y + 1, header, w, dim);
+        let active = s.models.names.get(s.models.active);
+        let mut y = area.y + 2;
+        for (name, rep) in &v.report {
+            // the paper's strata first, then the clusters and specificity bins
+            let key = ["all", "ubiquitous", "specific", "outside_peaks"];
+            let order = key.iter().map(|k| k.to_string()).chain(v.strata.iter().filter(|x| !key.contains(&x.as_str())).cloned());
+            for st in order.filter(|st| rep.summary.contains_key(st)) {
+                if y >= bottom {
+                    return;
+                }
+                let x = &rep.summary[&st];
+                let line = crate::eval::variants::table_row(&truncate(name, 16), &truncate(&st, 14), x);
+                let st = if Some(name) == active { Style::default().add_modifier(Modifier::BOLD) } else { Style::default() };
+                buf.set_stringn(area.x, y, line, w, st);
+                y += 1;
             }
         }
     }

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod peaks;
 pub mod tf;
 pub mod tracks;
+pub mod variants;
 
 use super::component::DynComponent;
 
@@ -42,5 +43,6 @@ pub fn all() -> Vec<Box<dyn DynComponent>> {
         Box::new(metrics::Metrics::default()),
         Box::new(peaks::PeakList::default()),
         Box::new(tf::TfPanel::default()),
+        Box::new(variants::VariantPanel::default()),
     ]
 }

@@ -197,6 +197,11 @@ impl Task<ModelClient, TracksEvent> for AlongTask {
     }
 }
 
+/// Rows of the track area of `s`: one fewer with a variants row.
+fn area_rows(s: &Shared) -> usize {
+    track_area_rows(s.rows, s.panel.is_some()).saturating_sub(s.variant_row.is_some() as usize)
+}
+
 /// Rows of the track area (between the position bar and the peak and gene rows) for a
 /// terminal of `rows` lines with or without a panel open; the App's layout is the same.
 pub fn track_area_rows(rows: u16, panel_open: bool) -> usize {
@@ -252,7 +257,7 @@ impl Tracks {
     /// Scroll so that the focused cell type's rows are on screen.
     fn follow_focus(&mut self, s: &Shared) {
         let rows = self.rows(s);
-        let visible = track_area_rows(s.rows, s.panel.is_some()).max(1);
+        let visible = area_rows(s).max(1);
         let t = s.focused_track;
         let Some(first) =
             rows.iter().position(|r| matches!(r, Row::Measured(u) | Row::Pred(u, _) if *u == t) || matches!(r, Row::Group(_, m) if m.contains(&t)))
@@ -268,7 +273,7 @@ impl Tracks {
     }
 
     fn clamp_scroll(&mut self, s: &Shared) {
-        let visible = track_area_rows(s.rows, s.panel.is_some()).max(1);
+        let visible = area_rows(s).max(1);
         self.scroll = self.scroll.min(self.rows(s).len().saturating_sub(visible));
     }
 
@@ -413,7 +418,7 @@ impl Component for Tracks {
             Event::Command(a @ (Action::ScrollTracksDown | Action::ScrollTracksUp), n) => {
                 self.scroll = if a == Action::ScrollTracksDown { self.scroll.saturating_add(n) } else { self.scroll.saturating_sub(n) };
                 self.clamp_scroll(s);
-                let (rows, visible) = (self.rows(s).len(), track_area_rows(s.rows, s.panel.is_some()));
+                let (rows, visible) = (self.rows(s).len(), area_rows(s));
                 s.status =
                     format!("track rows {}–{} of {rows} (J/K scroll, c focuses, G collapses a group)", self.scroll + 1, (self.scroll + visible).min(rows));
                 Outcome::none()
@@ -516,7 +521,11 @@ impl Component for Tracks {
             buf.set_string(x0 + c as u16, y, ch, if ch == "█" { Style::default().fg(Color::Indexed(250)) } else { dim });
         }
         y += 1;
-        let bottom = area.y + area.height - 2; // peaks, genes
+        let vrow = (s.variant_row.is_some() && area.height >= 4) as u16;
+        let bottom = area.y + area.height - 2 - vrow; // peaks, genes, variants
+        if vrow == 1 {
+            crate::tui::components::variants::draw_row(buf, area.x, bottom + 2, cols, locus, s);
+        }
         let visible = bottom.saturating_sub(y) as usize;
         // measured column means (transformed), per track
         let meas: Vec<Option<Vec<f64>>> = (0..s.tracks.len())
