@@ -575,7 +575,14 @@ impl VcfSource {
         }
         let rec = &self.rec;
         let rid = rec.rid().ok_or_else(|| line_err(&self.path, line, "record without a chromosome"))?;
-        let chrom = String::from_utf8_lossy(self.reader.header().rid2name(rid).map_err(|e| line_err(&self.path, line, e.to_string()))?).to_string();
+        let name = self.reader.header().rid2name(rid).map_err(|e| line_err(&self.path, line, e.to_string()))?;
+        // rust-htslib formats the contig name with `from_utf8(..).unwrap()` when an INFO or FORMAT
+        // lookup fails, so a non-text name has to be refused before any tag is read
+        let chrom = std::str::from_utf8(name)
+            .map_err(|_| {
+                line_err(&self.path, line, format!("the chromosome name {:?} is not UTF-8 text (binary data in a VCF?)", String::from_utf8_lossy(name)))
+            })?
+            .to_string();
         if matches!(self.reader, VcfReader::Indexed(_)) {
             if let Some((lr, lp)) = self.last {
                 if (lr == rid && rec.pos() < lp) || lr > rid {
@@ -770,6 +777,10 @@ impl TableSource {
                 return Ok(false);
             }
             self.line += 1;
+            // the same text check for plain and gzip files (plain ones are also sniffed on open)
+            if let Some(k) = crate::genome::sniff::first_non_text_byte(buf.as_bytes(), true) {
+                return Err(line_err(&self.path, self.line, format!("binary data (byte {k} of the line is not text); expected tab-separated text")));
+            }
             let t = buf.trim_end_matches(['\r', '\n']);
             if t.trim().is_empty() || t.starts_with('#') {
                 continue;
