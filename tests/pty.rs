@@ -286,3 +286,55 @@ fn without_a_terminal_the_ui_says_so() {
     assert!(err.contains("the terminal UI needs a terminal") && err.contains("headless subcommands"), "{err}");
     assert!(!err.contains("No such device or address"), "{err}");
 }
+
+/// The terminal goes away under the UI (an SSH session dropped, a terminal window closed:
+/// the pseudo-terminal's master is closed). The UI must end, as on a hang-up (exit 129),
+/// and not spin: crossterm 0.28's reader retries a dead terminal forever (issue #793).
+#[test]
+fn a_terminal_that_goes_away_ends_the_ui() {
+    let (bin, d, config) = demo();
+    let home = d.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let pair = native_pty_system().openpty(PtySize { rows: 40, cols: 120, pixel_width: 0, pixel_height: 0 }).expect("a pseudo-terminal");
+    let mut cmd = CommandBuilder::new(&bin);
+    cmd.arg(&config);
+    cmd.env("HOME", &home);
+    cmd.env("PEAKSCOPE_CACHE", home.join("cache"));
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn peakscope");
+    drop(pair.slave);
+    // read the master through its own descriptor, without a duplicate, so that dropping the
+    // master closes the terminal for good
+    let fd = pair.master.as_raw_fd().expect("a master descriptor");
+    let mut seen = Vec::new();
+    let t = Instant::now();
+    while !contains(&seen, b"peakscope") && t.elapsed() < Duration::from_secs(60) {
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one initialised pollfd on the open master descriptor, count 1.
+        if unsafe { libc::poll(&mut p, 1, 50) } == 1 {
+            let mut buf = [0u8; 8192];
+            // SAFETY: reads at most buf.len() bytes into buf from the open master descriptor.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                seen.extend_from_slice(&buf[..n as usize]);
+            }
+        }
+    }
+    assert!(contains(&seen, ENTER_ALT) && contains(&seen, b"peakscope"), "the UI never drew:\n{}", String::from_utf8_lossy(&seen));
+    std::thread::sleep(Duration::from_millis(500));
+    drop(pair.master);
+    let t_close = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t_close.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("peakscope still ran 60 s after its terminal went away");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.exit_code(), 129, "a lost terminal ends the UI as a hang-up does: {status:?}");
+    let log = std::fs::read_to_string(home.join("cache").join("peakscope.log")).unwrap_or_default();
+    assert!(log.contains("the terminal went away") && !log.contains("panic"), "{log}");
+}

@@ -136,7 +136,9 @@ pub fn log_stdio() -> std::process::Stdio {
 }
 
 impl Services {
-    fn start(cfg: &ProjectConfig, device: &str, tx: &Sender<Reply<AnyEvent>>) -> Result<Services> {
+    /// Start the worker threads. The model server is spawned once `models_go` gets a message
+    /// (or after [`MODELS_AFTER`] more), and not at all when it is dropped unsent.
+    fn start(cfg: &ProjectConfig, device: &str, tx: &Sender<Reply<AnyEvent>>, models_go: Receiver<()>) -> Result<Services> {
         let sink = |tx: &Sender<Reply<AnyEvent>>| {
             let tx = tx.clone();
             move |r| {
@@ -161,6 +163,9 @@ impl Services {
             "predictor",
             move |ctx| {
                 if no_models {
+                    return Ok(TaskService::new(ModelClient::none()));
+                }
+                if let Err(crossbeam_channel::RecvTimeoutError::Disconnected) = models_go.recv_timeout(MODELS_AFTER * 2) {
                     return Ok(TaskService::new(ModelClient::none()));
                 }
                 let p = ModelClient::spawn(&config, &device, log_stdio()).map_err(|e| format!("models: {e:#}"))?;
@@ -242,11 +247,28 @@ fn route(app: &mut App, r: Reply<AnyEvent>) -> Vec<Request> {
 /// Open the UI on a project (optionally restoring a session) and run until the user quits
 /// or a terminating signal arrives.
 pub fn run(cfg: ProjectConfig, device: &str, session: Option<export::Session>) -> Result<Exit> {
-    let mut app = app_for(&cfg)?;
-    app.shared.models.device = device.to_string();
-    if let Some(s) = &session {
-        s.apply(&mut app)?;
-    }
+    // the track loader opens the bigWigs on its thread while the peak set and genes are read
+    // here (both are on the way to the first frame); the model server starts once that frame
+    // is up, so that loading libtorch does not compete with it
+    let (tx, rx) = unbounded::<Reply<AnyEvent>>();
+    let (go, models_go) = crossbeam_channel::bounded::<()>(1);
+    let services = Services::start(&cfg, device, &tx, models_go)?;
+    let prepared = app_for(&cfg).and_then(|mut app| {
+        app.shared.models.device = device.to_string();
+        if let Some(s) = &session {
+            s.apply(&mut app)?;
+        }
+        Ok(app)
+    });
+    let mut app = match prepared {
+        Ok(app) => app,
+        Err(e) => {
+            // no models are started for a UI that never opened; every thread is joined
+            drop(go);
+            drop(services);
+            return Err(e);
+        }
+    };
     let guard = term::TerminalGuard::enter(&log_path())?;
     let default_hook = Arc::new(std::panic::take_hook());
     let hook = default_hook.clone();
@@ -259,11 +281,10 @@ pub fn run(cfg: ProjectConfig, device: &str, session: Option<export::Session>) -
         hook(info);
     }));
     tracing::info!("open {}", cfg.source.display());
-    let (tx, rx) = unbounded::<Reply<AnyEvent>>();
+    let mut services = services;
     let result = (|| -> Result<Exit> {
-        let mut services = Services::start(&cfg, device, &tx)?;
         let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
-        let exit = match event_loop(&mut app, &mut terminal, &services, &rx, &guard.signals, &cfg.source) {
+        let exit = match event_loop(&mut app, &mut terminal, &services, &rx, &guard, &cfg.source, go) {
             // a hangup can take the terminal with it: the signal is what ended the UI
             Err(e) if guard.signals.caught().is_some() => {
                 tracing::info!("after the signal: {e:#}");
@@ -293,9 +314,14 @@ fn event_loop(
     terminal: &mut ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
     services: &Services,
     rx: &Receiver<Reply<AnyEvent>>,
-    signals: &term::Signals,
+    guard: &term::TerminalGuard,
     config_path: &Path,
+    models_go: Sender<()>,
 ) -> Result<Exit> {
+    let signals = &guard.signals;
+    // dropped (the model server never started) when the loop ends before the first frame
+    let mut models_go = Some(models_go);
+    let opened = Instant::now();
     let size = terminal.size()?;
     let mut size = (size.width, size.height);
     let reqs = app.resize(size.0, size.1);
@@ -312,13 +338,29 @@ fn event_loop(
         }
         // coalesce redraws to at most ~60 per second
         if dirty && last_draw.elapsed() >= Duration::from_millis(16) {
+            let t = Instant::now();
             terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+            slow("draw", t);
+            // the first frame with data is up (or it is taking long): start the models
+            if models_go.is_some() && (app.component::<components::tracks::Tracks>().shown_locus().is_some() || opened.elapsed() > MODELS_AFTER) {
+                if let Some(go) = models_go.take() {
+                    let _ = go.send(());
+                }
+            }
             last_draw = Instant::now();
             dirty = false;
         }
-        if event::poll(Duration::from_millis(16))? {
+        // the kernel is asked first (see `term::Input`); crossterm's own poll, with no wait,
+        // then also delivers resizes
+        let input = guard.input.wait(Duration::from_millis(16));
+        if input == term::Input::Gone {
+            tracing::info!("the terminal went away: quitting");
+            return Ok(Exit::Signal(libc::SIGHUP));
+        }
+        if event::poll(Duration::ZERO)? {
             // everything already waiting, then draw
             for _ in 0..4096 {
+                let t = Instant::now();
                 let reqs = match event::read()? {
                     Event::Key(k) if k.kind == KeyEventKind::Press => app.on_key(k),
                     Event::Paste(text) => app.on_paste(&text),
@@ -329,16 +371,31 @@ fn event_loop(
                     _ => vec![],
                 };
                 services.run(app, reqs, size, config_path);
+                slow("key", t);
                 dirty = true;
-                if app.quit || !event::poll(Duration::ZERO)? {
+                if app.quit || guard.input.wait(Duration::ZERO) == term::Input::Gone || !event::poll(Duration::ZERO)? {
                     break;
                 }
             }
         }
         while let Ok(r) = rx.try_recv() {
             dirty = true;
+            let t = Instant::now();
             let reqs = route(app, r);
             services.run(app, reqs, size, config_path);
+            slow("reply", t);
         }
+    }
+}
+
+/// The longest the model server waits for the first frame with data before it starts anyway.
+const MODELS_AFTER: Duration = Duration::from_millis(1500);
+
+/// Log a step of the event loop that held the UI thread for more than a frame's worth
+/// (`PEAKSCOPE_LOG=debug` shows them in the log file).
+fn slow(what: &str, since: Instant) {
+    let ms = since.elapsed().as_secs_f64() * 1e3;
+    if ms > 16.0 {
+        tracing::debug!("slow {what}: {ms:.1} ms on the UI thread");
     }
 }

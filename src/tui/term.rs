@@ -112,9 +112,63 @@ impl Drop for Signals {
     }
 }
 
+/// What the terminal's input has: checked with `poll(2)` before crossterm reads it, because
+/// crossterm 0.28's reader retries forever, at 100% CPU and without returning, once the
+/// terminal has gone away (its `read` gives 0 or EIO: crossterm issue #793). A UI whose SSH
+/// session or terminal window closed must end, not spin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// bytes are waiting
+    Ready,
+    /// nothing within the timeout
+    Idle,
+    /// the terminal hung up (or its descriptor is no longer valid)
+    Gone,
+}
+
+/// The descriptor crossterm reads keys from: standard input when it is a terminal, else
+/// `/dev/tty` (kept open here).
+pub struct TtyInput {
+    fd: std::os::fd::RawFd,
+    _tty: Option<std::fs::File>,
+}
+
+impl TtyInput {
+    pub fn open() -> std::io::Result<TtyInput> {
+        use std::io::IsTerminal;
+        use std::os::fd::AsRawFd;
+        if std::io::stdin().is_terminal() {
+            return Ok(TtyInput { fd: 0, _tty: None });
+        }
+        let tty = std::fs::OpenOptions::new().read(true).open("/dev/tty")?;
+        Ok(TtyInput { fd: tty.as_raw_fd(), _tty: Some(tty) })
+    }
+
+    /// Wait up to `timeout` for input, or for the terminal to go away.
+    pub fn wait(&self, timeout: std::time::Duration) -> Input {
+        let mut p = libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `p` is one initialised pollfd that lives across the call, and the count
+        // passed is 1; `self.fd` stays open while `self` exists (fd 0, or the File held here).
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n < 0 {
+            // EINTR (a signal: the loop checks the flag) or a transient failure
+            return Input::Idle;
+        }
+        if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            Input::Gone
+        } else if p.revents & libc::POLLIN != 0 {
+            Input::Ready
+        } else {
+            Input::Idle
+        }
+    }
+}
+
 /// The terminal taken over for the UI; dropping it gives everything back.
 pub struct TerminalGuard {
     pub signals: Signals,
+    pub input: TtyInput,
 }
 
 impl TerminalGuard {
@@ -123,7 +177,7 @@ impl TerminalGuard {
     pub fn enter(log: &Path) -> Result<TerminalGuard> {
         check_terminal()?;
         // from here on, an early return drops the guard, which undoes what was done
-        let guard = TerminalGuard { signals: Signals::register()? };
+        let guard = TerminalGuard { signals: Signals::register()?, input: TtyInput::open()? };
         crate::logging::to_file(log)?;
         if let Err(e) = redirect_stderr(log) {
             tracing::warn!("standard error stays on the terminal: {e}");
