@@ -205,6 +205,18 @@ impl Shared {
         self.models.preds.get(&(model, peak)).and_then(|v| v.get(track)).copied().filter(|x| x.is_finite())
     }
 
+    /// `model`'s predictions for `track`, one per peak (NaN where there is none), in one pass
+    /// over what is known: for work over every peak, where a lookup per peak costs more.
+    pub fn pred_column(&self, model: usize, track: usize) -> Vec<f32> {
+        let mut col = vec![f32::NAN; self.peaks.len()];
+        for (&(m, i), v) in &self.models.preds {
+            if let (true, Some(c), Some(&x)) = (m == model, col.get_mut(i), v.get(track)) {
+                *c = x;
+            }
+        }
+        col
+    }
+
     /// A prediction job for those of `peaks` that `model` has no prediction for yet (at most
     /// `at_most` of them), once the models are loaded.
     pub fn predict_missing<E: Send + 'static>(&self, model: usize, peaks: &[usize], at_most: usize, wrap: fn(Preds) -> E) -> Option<Job<E>> {
