@@ -1,7 +1,7 @@
 //! Peak sets from BED3+ / narrowPeak (plain or gzip) and bigBed, with cluster labels, an
 //! interval index and next/previous navigation.
 use super::sniff::{sniff, FileKind};
-use super::textio::data_lines;
+use super::textio::for_each_data_line;
 use anyhow::{anyhow, bail, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -60,7 +60,15 @@ impl PeakSet {
                 order.push(p.chrom.clone());
             }
         }
-        peaks.sort_by(|a, b| (rank[&a.chrom], a.start, a.end).cmp(&(rank[&b.chrom], b.start, b.end)));
+        // chromosomes in order of first appearance, then start and end; one rank lookup per
+        // peak (not per comparison), and nothing to do for a file that is already sorted
+        let key = |p: &Peak, r: usize| (r, p.start, p.end);
+        let ranks: Vec<usize> = peaks.iter().map(|p| rank[&p.chrom]).collect();
+        if !(1..peaks.len()).all(|i| key(&peaks[i - 1], ranks[i - 1]) <= key(&peaks[i], ranks[i])) {
+            let mut keyed: Vec<((usize, u64, u64), Peak)> = peaks.into_iter().zip(ranks).map(|(p, r)| (key(&p, r), p)).collect();
+            keyed.sort_by_key(|k| k.0);
+            peaks = keyed.into_iter().map(|(_, p)| p).collect();
+        }
         let mut ranges = HashMap::new();
         let mut i = 0;
         while i < peaks.len() {
@@ -87,29 +95,48 @@ pub fn read_regions(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
     if is_bigbed(path)? {
         return read_bigbed(path, opts);
     }
-    let lines = data_lines(path, "peak file")?;
-    if lines.is_empty() {
-        bail!("peak file {} has no peaks (empty, or only headers/comments)", path.display());
-    }
-    let mut peaks = Vec::with_capacity(lines.len());
-    for (lineno, line) in lines {
-        let f: Vec<&str> = line.split('\t').collect();
-        let f: Vec<&str> = if f.len() < 3 { line.split_whitespace().collect() } else { f };
-        let bad = |why: String| anyhow!("peak file {} line {lineno}: {why}\n  line: {}", path.display(), truncate(&line));
-        if f.len() < 3 {
-            return Err(bad(format!("expected at least 3 tab-separated columns (chrom start end), found {}", f.len())));
+    let mut peaks = Vec::new();
+    let label_column = opts.label_column.filter(|&c| c >= 1);
+    let n = for_each_data_line(path, "peak file", |lineno, line| {
+        let bad = |why: String| anyhow!("peak file {} line {lineno}: {why}\n  line: {}", path.display(), truncate(line));
+        // columns 1-3, 4 (name), the label column and 10 (summit) are all that is read
+        let mut f: [&str; 16] = [""; 16];
+        let mut cols = fields(line.split('\t'), &mut f);
+        let tabs = cols >= 3;
+        if !tabs {
+            cols = fields(line.split_whitespace(), &mut f);
+        }
+        if cols < 3 {
+            return Err(bad(format!("expected at least 3 tab-separated columns (chrom start end), found {cols}")));
         }
         let (chrom, start, end) = parse_interval(f[0], f[1], f[2]).map_err(bad)?;
-        let label = match opts.label_column {
-            Some(c) if c >= 1 => {
-                Some(f.get(c - 1).ok_or_else(|| bad(format!("label column {c} is missing (the line has {} columns)", f.len())))?.trim().to_string())
-            }
-            _ => None,
+        let label = match label_column {
+            Some(c) if c > cols => return Err(bad(format!("label column {c} is missing (the line has {cols} columns)"))),
+            Some(c) if c <= f.len() => Some(f[c - 1].trim().to_string()),
+            // beyond the columns kept above: find it
+            Some(c) => if tabs { line.split('\t').nth(c - 1) } else { line.split_whitespace().nth(c - 1) }.map(|x| x.trim().to_string()),
+            None => None,
         };
-        let summit = f.get(9).and_then(|s| s.trim().parse::<i64>().ok()).filter(|&s| s >= 0).map(|s| s as u64);
-        peaks.push(Peak { chrom, start, end, name: f.get(3).map(|s| s.trim().to_string()), label, summit });
+        let summit = if cols >= 10 { f[9].trim().parse::<i64>().ok().filter(|&s| s >= 0).map(|s| s as u64) } else { None };
+        peaks.push(Peak { chrom: chrom.to_string(), start, end, name: (cols >= 4).then(|| f[3].trim().to_string()), label, summit });
+        Ok(())
+    })?;
+    if n == 0 {
+        bail!("peak file {} has no peaks (empty, or only headers/comments)", path.display());
     }
     Ok(peaks)
+}
+
+/// The first `f.len()` fields of a line into `f`; returns how many fields there are.
+fn fields<'a>(it: impl Iterator<Item = &'a str>, f: &mut [&'a str]) -> usize {
+    let mut n = 0;
+    for x in it {
+        if let Some(slot) = f.get_mut(n) {
+            *slot = x;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// Largest coordinate accepted (2^40, far beyond any chromosome), so window arithmetic in
@@ -117,7 +144,7 @@ pub fn read_regions(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
 pub const MAX_COORD: u64 = 1 << 40;
 
 /// Parse BED columns 1-3 (chrom, 0-based start, exclusive end) or say what is wrong.
-pub(crate) fn parse_interval(chrom: &str, start: &str, end: &str) -> std::result::Result<(String, u64, u64), String> {
+pub(crate) fn parse_interval<'a>(chrom: &'a str, start: &str, end: &str) -> std::result::Result<(&'a str, u64, u64), String> {
     let chrom = chrom.trim();
     if chrom.is_empty() {
         return Err("the chromosome (column 1) is empty".into());
@@ -135,7 +162,7 @@ pub(crate) fn parse_interval(chrom: &str, start: &str, end: &str) -> std::result
     if e <= s {
         return Err(format!("end {e} is not after start {s} (BED is 0-based half-open)"));
     }
-    Ok((chrom.to_string(), s, e))
+    Ok((chrom, s, e))
 }
 
 fn read_bigbed(path: &Path, opts: &PeakReadOptions) -> Result<Vec<Peak>> {
@@ -317,6 +344,23 @@ mod tests {
         assert_eq!(names, ["p3", "p1", "p2"]);
         assert_eq!(s.label_counts(), vec![("spec".to_string(), 2), ("ubi".to_string(), 1)]);
         assert_eq!(s.find_name("P2"), Some(2));
+    }
+
+    #[test]
+    fn columns_by_tabs_or_spaces_and_far_label_columns() {
+        // space-separated lines, a label in column 5, a summit in column 10
+        let s = set("chr1 10 20 a x 0 . 1 1 4\nchr1  30 40 b y\n", Some(5)).unwrap();
+        let got: Vec<_> = s.peaks().iter().map(|p| (p.name.clone().unwrap(), p.label.clone().unwrap(), p.summit)).collect();
+        assert_eq!(got, vec![("a".into(), "x".into(), Some(4)), ("b".into(), "y".into(), None)]);
+        // a label beyond the first 16 columns, with empty fields kept in place between tabs
+        let cols: Vec<String> = (4..=20).map(|k| if k == 7 { String::new() } else { format!("c{k}") }).collect();
+        let s = set(&format!("chr1\t1\t2\t{}\n", cols.join("\t")), Some(18)).unwrap();
+        assert_eq!(s.peaks()[0].label.as_deref(), Some("c18"));
+        // the label column missing on one line: that line named
+        let e = set("chr1\t1\t2\ta\tx\nchr1\t3\t4\tb\n", Some(5)).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("label column 5 is missing (the line has 4 columns)"), "{e}");
+        let e = set("chr1\t1\t2\n", Some(18)).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("label column 18 is missing"), "{e}");
     }
 
     #[test]

@@ -44,10 +44,21 @@ const MAX_LINE: u64 = 16 << 20;
 /// column names (`chrom start end ...`); trims CR of CRLF line endings. Binary data, corrupt
 /// gzip and overlong lines are errors naming the line.
 pub fn data_lines(path: &Path, what: &str) -> Result<Vec<(usize, String)>> {
+    let mut out = Vec::new();
+    for_each_data_line(path, what, |lineno, t| {
+        out.push((lineno, t.to_string()));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`data_lines`] without collecting them: `f` gets each data line (1-based number, text)
+/// in order; its error ends the reading. Returns the number of data lines.
+pub fn for_each_data_line(path: &Path, what: &str, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<usize> {
     let p = path.display();
     let gz = matches!(sniff(path), Ok(FileKind::Gzip { .. }));
     let mut r = open_text(path, what)?;
-    let mut out = Vec::new();
+    let mut count = 0usize;
     let mut buf = Vec::new();
     let (mut lineno, mut offset) = (0usize, 0u64);
     loop {
@@ -78,13 +89,14 @@ pub fn data_lines(path: &Path, what: &str) -> Result<Vec<(usize, String)>> {
         if is_skipped_line(t) {
             continue;
         }
-        if out.is_empty() && looks_like_column_names(t) {
+        if count == 0 && looks_like_column_names(t) {
             tracing::info!("{what} {p}: line {lineno} looks like column names ({}); skipped", t.chars().take(80).collect::<String>());
             continue;
         }
-        out.push((lineno, t.to_string()));
+        count += 1;
+        f(lineno, t)?;
     }
-    Ok(out)
+    Ok(count)
 }
 
 /// Blank lines, `#` comments and UCSC `track` / `browser` header lines.
