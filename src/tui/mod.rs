@@ -247,6 +247,8 @@ fn route(app: &mut App, r: Reply<AnyEvent>) -> Vec<Request> {
 /// Open the UI on a project (optionally restoring a session) and run until the user quits
 /// or a terminating signal arrives.
 pub fn run(cfg: ProjectConfig, device: &str, session: Option<export::Session>) -> Result<Exit> {
+    // without a terminal, say so before any work starts
+    term::check_terminal()?;
     // the track loader opens the bigWigs on its thread while the peak set and genes are read
     // here (both are on the way to the first frame); the model server starts once that frame
     // is up, so that loading libtorch does not compete with it
@@ -263,13 +265,21 @@ pub fn run(cfg: ProjectConfig, device: &str, session: Option<export::Session>) -
     let mut app = match prepared {
         Ok(app) => app,
         Err(e) => {
-            // no models are started for a UI that never opened; every thread is joined
+            // no models are started for a UI that never opened (`go` goes first, so the model
+            // thread does not wait for it); every thread is joined
             drop(go);
             drop(services);
             return Err(e);
         }
     };
-    let guard = term::TerminalGuard::enter(&log_path())?;
+    let guard = match term::TerminalGuard::enter(&log_path()) {
+        Ok(g) => g,
+        Err(e) => {
+            drop(go);
+            drop(services);
+            return Err(e);
+        }
+    };
     let default_hook = Arc::new(std::panic::take_hook());
     let hook = default_hook.clone();
     std::panic::set_hook(Box::new(move |info| {
