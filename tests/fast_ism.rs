@@ -407,14 +407,17 @@ fn pooling_and_chrombpnet_deltas_through_run_ism() {
     // activations whose terms largely cancel: fp32 rounding of the mean, the same whichever
     // path computed the activations, is a large share of its output. Against the float64
     // module, naive and fast deltas both err by about 5e-5 of the largest delta (~8e-6 of the
-    // largest prediction), so they differ from each other by up to ~1.5e-5 of the largest
-    // prediction: the float64 comparison is the criterion, fast must not be less exact.
+    // largest prediction), so they differ from each other by up to the sum of two such
+    // errors (on a CPU whose oneDNN kernels round differently naive alone erred by 1.35e-5 of
+    // the largest prediction, and fast − naive reached 2.0e-5): the float64 comparison
+    // (inside run_ism_agreement_with) is the criterion, fast must not be less exact than
+    // naive; the bound below only catches a fast path that is wrong, not rounded differently.
     let counts = |v: &IValue| match v {
         IValue::GenericDict(kv) => kv.iter().find(|(k, _)| matches!(k, IValue::String(s) if s == "counts")).map(|(_, v)| tensors(v).remove(0)).unwrap(),
         other => panic!("expected a dict, got {other:?}"),
     };
     let w = run_ism_agreement_with(s, |p| !(20..376).contains(&p) || (190..200).contains(&p), Some(&counts));
-    assert!(w <= 2.0 * TOL, "chrombpnet: {w:.2e}");
+    assert!(w <= 5.0 * TOL, "chrombpnet: {w:.2e}");
 }
 
 #[test]
@@ -423,4 +426,126 @@ fn model_sets_run_every_file_fast() {
     s.paths = vec![model_path("pools_traced"), model_path("pools_scripted")];
     let w = run_ism_agreement(s, |p| !(6..290).contains(&p));
     assert!(w <= TOL, "set: {w:.2e}");
+}
+
+/// `Model::heights_with` (SNV ALT windows as substitutions of their REF windows, through the
+/// fast path) against `Model::heights` on the same sequences (every window through the whole
+/// model): REF and ALT heights equal to float32 rounding, and so do their differences, for
+/// substitutions anywhere in the context (also where a shifted view's window does not hold
+/// them, and over N bases), with several ALT copies of one REF, on single files and a set.
+fn alt_windows_agree(spec: ModelSpec, queries_of: impl Fn(usize) -> Option<(i64, i64)>) -> (f64, f64) {
+    use peakscope::model::service::Substitution;
+    let mut worst = (0f64, 0f64);
+    for (rc, shifts) in [(false, 0), (true, 0), (true, 2)] {
+        let mut s = spec.clone();
+        s.rc = rc;
+        s.shifts = shifts;
+        s.batch_size = 5; // several batches, and a batch boundary inside a REF's copies
+        let ctx = s.context_length();
+        let mut m = Model::load(s, Device::Cpu, Precision::F32).unwrap();
+        let mut rng = Rng::new(7 + shifts as u64);
+        let mut seqs: Vec<Vec<u8>> = Vec::new();
+        let mut subs: Vec<Option<Substitution>> = Vec::new();
+        let positions = [0, 1, ctx / 2, ctx / 3, ctx - 2, ctx - 1, 2 * shifts as usize, ctx - 1 - 2 * shifts as usize];
+        for r in 0..9 {
+            let mut reference = rng.dna(ctx);
+            if r == 4 {
+                reference[ctx / 2 - 3..ctx / 2 + 3].copy_from_slice(b"NNNNNN");
+            }
+            let of = seqs.len();
+            seqs.push(reference.clone());
+            subs.push(None);
+            for k in 0..(r % 3 + 1) {
+                let p = positions[(r + 3 * k) % positions.len()];
+                let mut alt = reference.clone();
+                alt[p] = b"ACGT".iter().copied().find(|&b| b != reference[p] && (b as usize + r + k).is_multiple_of(2)).unwrap_or(b'A');
+                if alt[p] == reference[p] {
+                    alt[p] = if reference[p] == b'A' { b'C' } else { b'A' };
+                }
+                subs.push(Some(Substitution::between(of, &reference, &alt).expect("one base")));
+                seqs.push(alt);
+            }
+        }
+        let queries: Vec<(usize, Option<(i64, i64)>)> = (0..seqs.len()).map(|i| (i, queries_of(ctx))).collect();
+        fast_ism::set_alt_path(IsmPath::Auto);
+        let fast = m.heights_with(&seqs, &queries, &subs).unwrap();
+        let naive = m.heights(&seqs, &queries).unwrap();
+        fast_ism::set_alt_path(IsmPath::Fast);
+        if let Err(e) = m.heights_with(&seqs, &queries, &subs) {
+            panic!("the fast path is not taken: {e:#}");
+        }
+        fast_ism::set_alt_path(IsmPath::Auto);
+        let scale = naive.values.iter().flatten().fold(0f64, |a, &b| a.max(b.abs()));
+        let diff = fast.values.iter().flatten().zip(naive.values.iter().flatten()).fold(0f64, |a, (x, y)| a.max((x - y).abs()));
+        let sad = |v: &[Vec<f64>]| -> Vec<f64> {
+            subs.iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.map(|s| (i, s.of)))
+                .flat_map(|(a, r)| v[a].iter().zip(&v[r]).map(|(x, y)| x - y).collect::<Vec<_>>())
+                .collect()
+        };
+        let (fs, ns) = (sad(&fast.values), sad(&naive.values));
+        let sad_scale = ns.iter().fold(0f64, |a, b| a.max(b.abs()));
+        assert!(sad_scale > 0.0, "the substitutions changed nothing");
+        let sad_diff = fs.iter().zip(&ns).fold(0f64, |a, (x, y)| a.max((x - y).abs()));
+        eprintln!(
+            "{} rc={rc} shifts={shifts}: heights differ by {:.2e} of the largest, sad by {:.2e} of the largest",
+            m.spec.name,
+            diff / scale,
+            sad_diff / sad_scale
+        );
+        worst = (worst.0.max(diff / scale), worst.1.max(sad_diff / sad_scale));
+    }
+    worst
+}
+
+/// The ALT path is process-wide: the tests that set it take turns.
+static ALT_PATH_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn snv_alt_windows_through_the_fast_path_equal_the_whole_model() {
+    let _turn = ALT_PATH_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("basset.pt");
+    zoo::save(&zoo::basset(10, 1).unwrap().0, &p).unwrap();
+    let (h, sad) = alt_windows_agree(spec(&p, 1344), |_| None);
+    assert!(h <= TOL && sad <= 1e-3, "basset: heights {h:.2e}, sad {sad:.2e}");
+    // base-resolution tracks summed over a central interval (bins = "center")
+    let mut s = spec(&model_path("profile_traced"), 150);
+    s.height.layout = Layout::TargetsBins;
+    s.height.bin_size = Some(1);
+    s.height.bins = peakscope::model::desc::BinSelect::Center;
+    let (h, sad) = alt_windows_agree(s, |ctx| Some((ctx as i64 / 2 - 20, ctx as i64 / 2 + 20)));
+    assert!(h <= TOL && sad <= 1e-3, "profile: heights {h:.2e}, sad {sad:.2e}");
+    // a model set: one file per output
+    let mut s = spec(&model_path("pools_traced"), 301);
+    s.paths = vec![model_path("pools_traced"), model_path("pools_scripted")];
+    let (h, sad) = alt_windows_agree(s, |_| None);
+    assert!(h <= TOL && sad <= 1e-3, "set: heights {h:.2e}, sad {sad:.2e}");
+}
+
+#[test]
+fn snv_alt_windows_without_a_fast_path_run_the_whole_model() {
+    use peakscope::model::service::Substitution;
+    let _turn = ALT_PATH_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // a position-wise linear map of the whole input: no local prefix
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("poslin.pt");
+    zoo::save(&zoo::dense_only(200, 3, 1).unwrap(), &p).unwrap();
+    let mut m = Model::load(spec(&p, 200), Device::Cpu, Precision::F32).unwrap();
+    let reference = Rng::new(3).dna(200);
+    let mut alt = reference.clone();
+    alt[17] = if reference[17] == b'G' { b'T' } else { b'G' };
+    let seqs = vec![reference.clone(), alt.clone()];
+    let subs = vec![None, Substitution::between(0, &reference, &alt)];
+    let q = vec![(0, None), (1, None)];
+    fast_ism::set_alt_path(IsmPath::Auto);
+    assert_eq!(m.heights_with(&seqs, &q, &subs).unwrap().values, m.heights(&seqs, &q).unwrap().values);
+    fast_ism::set_alt_path(IsmPath::Fast);
+    let e = m.heights_with(&seqs, &q, &subs).unwrap_err().to_string();
+    fast_ism::set_alt_path(IsmPath::Auto);
+    assert!(e.contains("no fast path"), "{e}");
+    // a substitution that is not one (internal consistency) is refused
+    let bad = vec![None, Some(Substitution { of: 0, pos: 18, base: 0 })];
+    assert!(m.heights_with(&seqs, &q, &bad).is_err());
 }

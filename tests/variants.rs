@@ -217,6 +217,7 @@ fn scores_equal_python_torch_and_predict() {
         n += 1;
     }
     assert_eq!(n, rows.len(), "Python scored {n} rows");
+    eprintln!("variants vs Python torch: {n} rows, max relative difference {worst:.2e}");
     assert!(worst <= 1e-5, "max relative difference to Python torch: {worst}");
     // ref_pred equals `predict --bed` of [POS-1, POS): the same window, views and heads (fp32
     // GEMMs of another batch composition may differ in the last bits)

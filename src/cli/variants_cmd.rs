@@ -35,6 +35,12 @@ pub struct VariantsArgs {
     /// variants per model request (REF and ALT windows of a variant go together)
     #[arg(long, default_value_t = 512)]
     pub chunk: usize,
+    /// how the ALT allele of an SNV runs. auto: its REF window's activations are reused and
+    /// only what the changed base can reach is recomputed, when the model's graph allows it
+    /// (as fast ISM), else the whole model; fast: fail if the model has no such path; naive:
+    /// every ALT window through the whole model. Same numbers to float32 rounding
+    #[arg(long, default_value = "auto")]
+    pub alt_path: String,
     #[command(flatten)]
     pub run: super::model_cmds::RunArgs,
 }
@@ -102,6 +108,7 @@ pub fn report_summary(s: &ScoreSummary, n_models: usize, device: &str) {
 }
 
 pub fn run(a: VariantsArgs) -> Result<()> {
+    crate::model::fast_ism::set_alt_path(crate::model::fast_ism::IsmPath::parse(&a.alt_path).map_err(|e| anyhow!("--alt-path: {e}"))?);
     let cancel = super::eval_cmd::interrupt_handler();
     if a.limit == Some(0) {
         bail!("--limit 0 would score no variant: give the number of variants (at least 1), or leave it out for all");

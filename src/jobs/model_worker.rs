@@ -6,7 +6,7 @@
 use crate::model::engine::{Model, ModelSpec, Precision};
 use crate::model::grad::{input_gradients, GradResult};
 use crate::model::ism::{run_ism, IsmPlan, IsmResult};
-use crate::model::service::{Geometry, HeightsOut, Query};
+use crate::model::service::{Geometry, HeightsOut, Query, Substitution};
 use anyhow::{anyhow, Result};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use ndarray::Array3;
@@ -21,7 +21,7 @@ pub enum ModelRequest {
     /// the height head bin by bin, (N, B, T), for context-length sequences
     Predict { job: JobId, model: usize, seqs: Vec<Vec<u8>>, reply: Sender<ModelEvent> },
     /// f64 heights of queries over context-length sequences
-    Heights { job: JobId, model: usize, seqs: Vec<Vec<u8>>, queries: Vec<Query>, reply: Sender<ModelEvent> },
+    Heights { job: JobId, model: usize, seqs: Vec<Vec<u8>>, queries: Vec<Query>, subs: Vec<Option<Substitution>>, reply: Sender<ModelEvent> },
     /// the profile head (or a binned height head), (N, Bp, T), for context-length sequences
     Profiles { job: JobId, model: usize, seqs: Vec<Vec<u8>>, reply: Sender<ModelEvent> },
     /// ISM with the model's own rc/shift averaging, streamed in chunks, cancellable between
@@ -122,7 +122,13 @@ impl ModelWorker {
 
     /// Blocking: f64 heights of queries over context-length sequences.
     pub fn heights(&self, model: usize, seqs: Vec<Vec<u8>>, queries: Vec<Query>) -> Result<HeightsOut> {
-        match self.ask(|job, reply| ModelRequest::Heights { job, model, seqs, queries, reply })? {
+        self.heights_with(model, seqs, queries, vec![])
+    }
+
+    /// Blocking: [`ModelWorker::heights`] where some sequences are others with one base
+    /// substituted (`Model::heights_with`: SNV ALT windows next to their REF windows).
+    pub fn heights_with(&self, model: usize, seqs: Vec<Vec<u8>>, queries: Vec<Query>, subs: Vec<Option<Substitution>>) -> Result<HeightsOut> {
+        match self.ask(|job, reply| ModelRequest::Heights { job, model, seqs, queries, subs, reply })? {
             ModelEvent::Heights { result, .. } => result.map_err(|e| anyhow!(e)),
             _ => Err(anyhow!("unexpected reply from the model worker")),
         }
@@ -206,8 +212,8 @@ fn worker_main(specs: Vec<ModelSpec>, device: Device, precision: Precision, rx: 
                 let result = serve(&mut models, model, |m| m.predict_seqs(&seqs));
                 let _ = reply.send(ModelEvent::Predicted { job, result });
             }
-            ModelRequest::Heights { job, model, seqs, queries, reply } => {
-                let result = serve(&mut models, model, |m| m.heights(&seqs, &queries));
+            ModelRequest::Heights { job, model, seqs, queries, subs, reply } => {
+                let result = serve(&mut models, model, |m| if subs.is_empty() { m.heights(&seqs, &queries) } else { m.heights_with(&seqs, &queries, &subs) });
                 let _ = reply.send(ModelEvent::Heights { job, result });
             }
             ModelRequest::Profiles { job, model, seqs, reply } => {

@@ -201,7 +201,7 @@ pub fn score_file(
         let tm = Instant::now();
         let mut per_model = Vec::with_capacity(worker.models.len());
         for (mi, info) in worker.models.iter().enumerate() {
-            let h = variant_heights(fasta, &info.geometry, &chunk, center_width, |seqs, queries| worker.heights(mi, seqs, queries))
+            let h = variant_heights(fasta, &info.geometry, &chunk, center_width, |seqs, queries, subs| worker.heights_with(mi, seqs, queries, subs))
                 .map_err(|e| anyhow!("model {}: {e:#}", info.spec.name))?;
             summary.non_finite += h.non_finite;
             per_model.push(h);

@@ -279,8 +279,8 @@ impl Predictor {
                 return Err(anyhow!("{}: {why}, not scored", v.key()));
             }
         }
-        let h = crate::model::variant_effect::variant_heights(&self.fasta, &info.geometry, variants, self.center_width, |seqs, queries| {
-            self.worker.heights(model, seqs, queries)
+        let h = crate::model::variant_effect::variant_heights(&self.fasta, &info.geometry, variants, self.center_width, |seqs, queries, subs| {
+            self.worker.heights_with(model, seqs, queries, subs)
         })?;
         let map = |v: &Vec<f64>| self.maps[model].iter().map(|o| o.and_then(|o| v.get(o).copied()).unwrap_or(f64::NAN)).collect();
         Ok(super::remote::VariantEffects { ref_pred: h.ref_pred.iter().map(map).collect(), alt_pred: h.alt_pred.iter().map(map).collect(), errors: vec![] })

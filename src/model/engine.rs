@@ -474,6 +474,8 @@ pub struct Model {
     convs_rewritten: usize,
     /// predicted values that were NaN or infinite since the last [`Model::take_non_finite`]
     non_finite: Cell<u64>,
+    /// whether the path SNV ALT windows take has been logged (service::heights_with)
+    pub(crate) alt_path_logged: Cell<bool>,
     /// the output structure on the dummy batch (first file)
     output_desc: String,
     /// parameters over every file
@@ -645,6 +647,7 @@ impl Model {
             optimized: false,
             convs_rewritten,
             non_finite: Cell::new(0),
+            alt_path_logged: Cell::new(false),
             output_desc: String::new(),
             n_parameters: 0,
             replicas: Vec::new(),

@@ -71,6 +71,23 @@ pub fn default_path() -> IsmPath {
     }
 }
 
+static ALT_PATH: AtomicU8 = AtomicU8::new(0);
+
+/// How the ALT alleles of SNVs run (process-wide; the CLI sets it from `--alt-path`): `Auto`
+/// and `Fast` splice the one changed base into the REF window's activations (see
+/// [`FastModel::refs_and_mutants`]); `Naive` runs every ALT window through the whole model.
+pub fn set_alt_path(p: IsmPath) {
+    ALT_PATH.store(p as u8, Ordering::Relaxed);
+}
+
+pub fn alt_path() -> IsmPath {
+    match ALT_PATH.load(Ordering::Relaxed) {
+        1 => IsmPath::Fast,
+        2 => IsmPath::Naive,
+        _ => IsmPath::Auto,
+    }
+}
+
 extern "C" {
     fn peakscope_fastism_build(
         path: *const c_char,
@@ -87,8 +104,9 @@ extern "C" {
     fn peakscope_fastism_free(plan: *mut c_void);
     fn peakscope_fastism_cuts(plan: *mut c_void) -> i32;
     fn peakscope_fastism_bytes_per_mutant(plan: *mut c_void) -> i64;
-    fn peakscope_fastism_prepare(plan: *mut c_void, references: *const torch_sys::C_tensor, err: *mut c_char, err_len: i32) -> *mut c_void;
+    fn peakscope_fastism_prepare(plan: *mut c_void, references: *const torch_sys::C_tensor, native: i32, err: *mut c_char, err_len: i32) -> *mut c_void;
     fn peakscope_fastism_free_refs(refs: *mut c_void);
+    fn peakscope_fastism_ref_cuts(plan: *mut c_void, refs: *mut c_void, outs: *mut *mut torch_sys::C_tensor, err: *mut c_char, err_len: i32) -> i32;
     fn peakscope_fastism_run(
         plan: *mut c_void,
         refs: *mut c_void,
@@ -221,12 +239,22 @@ impl FastIsm {
         Self::from_file(&tmp, input_length, device)
     }
 
-    /// Run the prefix once over references (R, 4, L) on the model's device.
+    /// Run the prefix once over references (R, 4, L) on the model's device, convolutions in
+    /// the same GEMM formulation as the mutants' windows (so a delta carries no rounding from
+    /// two formulations: what ISM wants).
     pub fn prepare(&self, references: &Tensor) -> Result<FastRefs> {
+        self.prepare_with(references, false)
+    }
+
+    /// [`FastIsm::prepare`]; `native`: convolutions through the module's own operator
+    /// (oneDNN/cuDNN, as the naive forward runs them: faster on whole sequences, and the
+    /// references' own outputs equal the naive forward's). For references whose outputs are
+    /// reported themselves (variant REF windows).
+    pub fn prepare_with(&self, references: &Tensor, native: bool) -> Result<FastRefs> {
         let mut err = err_buf();
         let references = references.to_kind(Kind::Float);
         // SAFETY: the plan is alive; the tensor pointer is valid for the call.
-        let p = unsafe { peakscope_fastism_prepare(self.plan.as_ptr(), references.as_ptr(), err.as_mut_ptr(), err.len() as i32) };
+        let p = unsafe { peakscope_fastism_prepare(self.plan.as_ptr(), references.as_ptr(), native as i32, err.as_mut_ptr(), err.len() as i32) };
         NonNull::new(p).map(|ptr| FastRefs { ptr }).ok_or_else(|| anyhow!("fast ISM: {}", err_text(&err)))
     }
 
@@ -258,6 +286,22 @@ impl FastIsm {
         self.suffix.method_is("peakscope_suffix", &cuts).map_err(|e| anyhow!("fast ISM suffix: {}", super::engine::torch_msg(&e)))
     }
 
+    /// What `module.forward(references)` returns for the references `refs` were prepared
+    /// on: the suffix on their own prefix activations (no second pass over the prefix).
+    pub fn reference_forward(&self, refs: &FastRefs) -> Result<IValue> {
+        let mut outs: Vec<*mut torch_sys::C_tensor> = vec![std::ptr::null_mut(); self.cuts];
+        let mut err = err_buf();
+        // SAFETY: the plan and references are alive, and `outs` has room for the `cuts`
+        // tensors the shim writes on success.
+        let code = unsafe { peakscope_fastism_ref_cuts(self.plan.as_ptr(), refs.ptr.as_ptr(), outs.as_mut_ptr(), err.as_mut_ptr(), err.len() as i32) };
+        if code != 0 {
+            bail!("fast path: {}", err_text(&err));
+        }
+        // SAFETY: each pointer is a new at::Tensor the shim allocated for us to own.
+        let cuts: Vec<IValue> = outs.into_iter().map(|p| IValue::Tensor(unsafe { Tensor::from_ptr(p) })).collect();
+        self.suffix.method_is("peakscope_suffix", &cuts).map_err(|e| anyhow!("fast path suffix: {}", super::engine::torch_msg(&e)))
+    }
+
     /// Mutants per batch: as many as fit a memory budget for the windows and the spliced
     /// tensors (the model's batch size is tuned for whole sequences).
     /// `PEAKSCOPE_FAST_ISM_BATCH` overrides it.
@@ -284,6 +328,8 @@ pub struct FastModel {
     pub summary: String,
     /// one line per prefix step
     pub details: String,
+    /// whether SNV ALT windows may take the fast path (see [`FastModel::alt_check`])
+    alt_checked: std::sync::OnceLock<std::result::Result<f64, String>>,
 }
 
 impl FastModel {
@@ -314,7 +360,7 @@ impl FastModel {
         }
         let summary = if members.len() > 1 { format!("{} files; the first: {}", members.len(), members[0].summary) } else { members[0].summary.clone() };
         let details = members.iter().map(|m| m.details.as_str()).collect::<Vec<_>>().join("\n");
-        let fm = FastModel { members, input_length: model.spec.input_length, device: model.device(), summary, details };
+        let fm = FastModel { members, input_length: model.spec.input_length, device: model.device(), summary, details, alt_checked: Default::default() };
         fm.verify(model)?;
         Ok(fm)
     }
@@ -478,6 +524,164 @@ impl FastModel {
             i = j;
         }
         Ok(())
+    }
+}
+
+/// How far (relative, value by value) the fast path's REF and ALT outputs may be from the whole
+/// model's on the check batch for SNV ALT windows to take it: half the 1e-5 within which
+/// variant scores must equal Python torch's.
+pub const ALT_CHECK_TOLERANCE: f64 = 5e-6;
+
+impl FastModel {
+    /// Whether SNV ALT windows may take the fast path, checked once per model: REF windows
+    /// and their SNVs (first, last and spread positions) of a pseudo-random check batch
+    /// through [`FastModel::refs_and_mutants`] and through the whole model; `Ok(largest
+    /// relative difference)` when it is within [`ALT_CHECK_TOLERANCE`], else `Err(why)`. A
+    /// model whose fast path only differs in rounding, but whose depth amplifies that rounding
+    /// past the tolerance, scores every ALT window on the whole model.
+    pub fn alt_check(&self, model: &Model) -> std::result::Result<f64, String> {
+        self.alt_checked
+            .get_or_init(|| {
+                let run = || -> Result<f64> {
+                    let l = self.input_length;
+                    let r = 6usize;
+                    let seqs: Vec<Vec<u8>> = (0..r).map(|k| (0..l).map(|i| b"ACGT"[((i + 7919 * k).wrapping_mul(2654435761) >> 9) % 4]).collect()).collect();
+                    let flat: Vec<f32> = seqs.iter().flat_map(|s| crate::genome::onehot::one_hot(s).as_slice().unwrap().to_vec()).collect();
+                    let refs = Tensor::from_slice(&flat).reshape([r as i64, 4, l as i64]).to_device(self.device);
+                    let pos: Vec<i64> = (0..r as i64).map(|k| [0, l as i64 - 1, l as i64 / 2, l as i64 / 3, 2 * l as i64 / 3, 1][k as usize % 6]).collect();
+                    let alt: Vec<i64> = (0..r).map(|k| (base_at(&seqs[k], pos[k]) + 1 + k as i64 % 3) % 4).collect();
+                    let ri: Vec<i64> = (0..r as i64).collect();
+                    let (fr, fm) = self.refs_and_mutants(model, &refs, &ri, &pos, &alt)?;
+                    let fm = fm.ok_or_else(|| anyhow!("no mutant output"))?;
+                    let dev = |v: &[i64]| Tensor::from_slice(v).to_device(self.device);
+                    let muts = Tensor::cat(
+                        &(0..r).map(|k| mutant_batch(&refs.narrow(0, k as i64, 1), &dev(&pos[k..k + 1]), &dev(&alt[k..k + 1]))).collect::<Vec<_>>(),
+                        0,
+                    );
+                    // compared as reported: per window and output, the sum over the height
+                    // bins in f64 (a base-resolution bin alone can be ~0)
+                    let height = |t: &Tensor| t.sum_dim_intlist([1i64].as_slice(), false, Kind::Double);
+                    let nr = height(&model.forward_heads(&refs)?.height);
+                    let nm = height(&model.forward_heads(&muts)?.height);
+                    let rel = |f: &Tensor, n: &Tensor| {
+                        let floor = 1e-4 * n.abs().max().double_value(&[]).max(1e-30);
+                        ((height(f) - n).abs() / n.abs().clamp_min(floor)).max().double_value(&[])
+                    };
+                    Ok(rel(&fr.height, &nr).max(rel(&fm.height, &nm)))
+                };
+                match run() {
+                    Ok(d) if d <= ALT_CHECK_TOLERANCE => Ok(d),
+                    Ok(d) if d.is_nan() => Err("its outputs on the check batch are not finite".into()),
+                    Ok(d) => {
+                        Err(format!("on the check batch its outputs differ from the whole model's by {d:.1e} (relative), more than {ALT_CHECK_TOLERANCE:.0e}"))
+                    }
+                    Err(e) => Err(format!("the fast path failed on the check batch: {e:#}")),
+                }
+            })
+            .clone()
+    }
+}
+
+impl FastModel {
+    /// The heads of reference rows and of single-base mutants of them, from one pass of the
+    /// prefix over the references: the references' own outputs come from the suffix on their
+    /// prefix activations, each mutant's from its windows spliced into them (the ALT allele
+    /// of an SNV next to its REF window). `references` is (R, 4, L) on the device; mutant k is
+    /// row `ref_idx[k]` with window position `pos[k]` set to one-hot base `alt[k]` (0..4 = A C
+    /// G T). Returns (R rows, M rows; None when there are no mutants). On a multi-core CPU the
+    /// references are split between threads as the naive path's replicas split batches.
+    pub fn refs_and_mutants(&self, model: &Model, references: &Tensor, ref_idx: &[i64], pos: &[i64], alt: &[i64]) -> Result<(HeadOut, Option<HeadOut>)> {
+        let r = references.size()[0] as usize;
+        let m = ref_idx.len();
+        if pos.len() != m || alt.len() != m {
+            bail!("fast path: {m} mutant rows but {} positions and {} bases", pos.len(), alt.len());
+        }
+        if let Some(k) = ref_idx.iter().position(|&i| i < 0 || i as usize >= r) {
+            bail!("fast path: mutant {k} refers to reference row {} of {r}", ref_idx[k]);
+        }
+        // mutants grouped by reference (stable), so each thread's share is a contiguous run
+        let mut order: Vec<usize> = (0..m).collect();
+        order.sort_by_key(|&k| ref_idx[k]);
+        let workers = if self.device == Device::Cpu { super::engine::cpu_workers().min(r.div_ceil(4)).max(1) } else { 1 };
+        let chunk = r.div_ceil(workers);
+        let parts: Vec<(usize, usize, Vec<usize>)> = (0..workers)
+            .map(|w| (w * chunk, ((w + 1) * chunk).min(r)))
+            .filter(|(a, b)| a < b)
+            .map(|(a, b)| (a, b, order.iter().copied().filter(|&k| (ref_idx[k] as usize) >= a && (ref_idx[k] as usize) < b).collect()))
+            .collect();
+        let device = self.device;
+        // per part: its references and its mutants' (row, position, base), built here (tensors
+        // move into the threads)
+        let inputs: Vec<(Tensor, Option<[Tensor; 3]>)> = parts
+            .iter()
+            .map(|(a, b, ks)| {
+                let col = |f: &dyn Fn(usize) -> i64| Tensor::from_slice(&ks.iter().map(|&k| f(k)).collect::<Vec<_>>()).to_device(device);
+                let muts = (!ks.is_empty()).then(|| [col(&|k| ref_idx[k] - *a as i64), col(&|k| pos[k]), col(&|k| alt[k])]);
+                (references.narrow(0, *a as i64, (b - a) as i64), muts)
+            })
+            .collect();
+        let run_part = |refs: Tensor, muts: Option<[Tensor; 3]>| -> Result<(Vec<Sendable>, Vec<Sendable>)> {
+            let prepared = self.members.iter().map(|m| m.prepare_with(&refs, true)).collect::<Result<Vec<_>>>()?;
+            let ref_out = self.members.iter().zip(&prepared).map(|(f, p)| f.reference_forward(p).map(Sendable)).collect::<Result<Vec<_>>>()?;
+            let Some([ri, p, al]) = muts else {
+                return Ok((ref_out, vec![]));
+            };
+            let mut_out = self.members.iter().zip(&prepared).map(|(f, r)| f.forward(r, &ri, &p, &al).map(Sendable)).collect::<Result<Vec<_>>>()?;
+            Ok((ref_out, mut_out))
+        };
+        let outs: Vec<Result<(Vec<Sendable>, Vec<Sendable>)>> = if inputs.len() == 1 {
+            inputs.into_iter().map(|(r, m)| run_part(r, m)).collect()
+        } else {
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let threads_each = (cores / inputs.len()).max(1) as i32;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = inputs
+                    .into_iter()
+                    .map(|(refs, muts)| {
+                        let run_part = &run_part;
+                        scope.spawn(move || {
+                            tch::set_num_threads(threads_each);
+                            let _g = tch::no_grad_guard();
+                            run_part(refs, muts)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a fast-path worker panicked")))).collect()
+            })
+        };
+        let (mut ref_heads, mut mut_heads) = (Vec::new(), Vec::new());
+        for ((a, b, ks), out) in parts.iter().zip(outs) {
+            let (ro, mo) = out?;
+            let mut ro: Vec<Option<IValue>> = ro.into_iter().map(|s| Some(s.0)).collect();
+            ref_heads.push(model.heads_via((b - a) as i64, |mi| ro[mi].take().ok_or_else(|| anyhow!("fast path: file {mi} has no output")))?);
+            if !ks.is_empty() {
+                let mut mo: Vec<Option<IValue>> = mo.into_iter().map(|s| Some(s.0)).collect();
+                mut_heads.push(model.heads_via(ks.len() as i64, |mi| mo[mi].take().ok_or_else(|| anyhow!("fast path: file {mi} has no output")))?);
+            }
+        }
+        let cat = |v: Vec<HeadOut>| -> HeadOut {
+            if v.len() == 1 {
+                return v.into_iter().next().unwrap();
+            }
+            let profile = v
+                .iter()
+                .all(|h| h.profile.is_some())
+                .then(|| Tensor::cat(&v.iter().map(|h| h.profile.as_ref().unwrap().shallow_clone()).collect::<Vec<_>>(), 0));
+            HeadOut { height: Tensor::cat(&v.iter().map(|h| h.height.shallow_clone()).collect::<Vec<_>>(), 0), profile }
+        };
+        let refs = cat(ref_heads);
+        if m == 0 {
+            return Ok((refs, None));
+        }
+        // back to the callers' mutant order
+        let mut inverse = vec![0i64; m];
+        for (row, &k) in order.iter().enumerate() {
+            inverse[k] = row as i64;
+        }
+        let inv = Tensor::from_slice(&inverse).to_device(device);
+        let muts = cat(mut_heads);
+        let muts = HeadOut { height: muts.height.index_select(0, &inv), profile: muts.profile.map(|p| p.index_select(0, &inv)) };
+        Ok((refs, Some(muts)))
     }
 }
 

@@ -95,6 +95,32 @@ impl Geometry {
     }
 }
 
+/// Sequence `of` of the same request with context position `pos` set to base `base` (0..4 =
+/// A C G T): how the ALT window of an SNV is described next to its REF window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Substitution {
+    pub of: usize,
+    pub pos: usize,
+    pub base: u8,
+}
+
+impl Substitution {
+    /// `alt` as `reference` (sequence `of`) with one base substituted, if that is what it is
+    /// (same length, exactly one position differs, the new base is A, C, G or T).
+    pub fn between(of: usize, reference: &[u8], alt: &[u8]) -> Option<Substitution> {
+        if reference.len() != alt.len() {
+            return None;
+        }
+        let mut diff = reference.iter().zip(alt).enumerate().filter(|(_, (a, b))| a != b);
+        let (pos, (_, &b)) = diff.next()?;
+        if diff.next().is_some() {
+            return None;
+        }
+        let base = crate::genome::onehot::base_index(b)? as u8;
+        Some(Substitution { of, pos, base })
+    }
+}
+
 /// Heights of queries, and the NaN/inf values met computing them.
 #[derive(Debug, Clone, Default)]
 pub struct HeightsOut {
@@ -173,6 +199,22 @@ pub(crate) fn bin_sums(height: &Tensor, entries: &[(i64, i64, i64)]) -> Result<V
     Vec::<f64>::try_from(host).context("copying heights to the host")
 }
 
+/// Per sequence, the queries on it; per query, the bin range each view sums.
+type QueryRanges = (Vec<Vec<usize>>, Vec<Vec<(i64, i64)>>);
+
+fn query_ranges(geom: &Geometry, n_seqs: usize, queries: &[Query]) -> Result<QueryRanges> {
+    let mut by_seq: Vec<Vec<usize>> = vec![Vec::new(); n_seqs];
+    let mut ranges = Vec::with_capacity(queries.len());
+    for (q, &(s, interval)) in queries.iter().enumerate() {
+        if s >= n_seqs {
+            bail!("query {q} refers to sequence {s} of {n_seqs}");
+        }
+        by_seq[s].push(q);
+        ranges.push((0..geom.views()).map(|vi| geom.bin_range(interval, vi)).collect::<Result<Vec<_>>>()?);
+    }
+    Ok((by_seq, ranges))
+}
+
 impl Model {
     pub fn geometry(&self) -> Geometry {
         Geometry::of(self)
@@ -197,6 +239,15 @@ impl Model {
         Ok(Tensor::from_slice(&host).reshape([seqs.len() as i64, ctx as i64]).to_device(self.device()))
     }
 
+    /// Per query the accumulated heights, and the NaN/inf count since the run began (warned).
+    fn finish_heights(&mut self, acc: Vec<f64>, t: usize, n_seqs: usize) -> HeightsOut {
+        let non_finite = self.take_non_finite();
+        if non_finite > 0 {
+            tracing::warn!("model {}: {non_finite} predicted value(s) were NaN or infinite ({n_seqs} sequence(s))", self.spec.name);
+        }
+        HeightsOut { values: acc.chunks(t.max(1)).map(|c| c.to_vec()).collect(), non_finite }
+    }
+
     /// Heights of `queries` over context-length sequences (input + 2 × shifts): per query and
     /// reported output, the sum over the selected height bins, averaged over the views, all in
     /// f64. NaN/inf values are counted (and warned about).
@@ -205,15 +256,7 @@ impl Model {
         let v = geom.views();
         let t = self.n_targets();
         let x = self.context_tokens(seqs)?;
-        let mut by_seq: Vec<Vec<usize>> = vec![Vec::new(); seqs.len()];
-        let mut ranges = Vec::with_capacity(queries.len());
-        for (q, &(s, interval)) in queries.iter().enumerate() {
-            if s >= seqs.len() {
-                bail!("query {q} refers to sequence {s} of {}", seqs.len());
-            }
-            by_seq[s].push(q);
-            ranges.push((0..v).map(|vi| geom.bin_range(interval, vi)).collect::<Result<Vec<_>>>()?);
-        }
+        let (by_seq, ranges) = query_ranges(&geom, seqs.len(), queries)?;
         let mut acc = vec![0f64; queries.len() * t];
         self.take_non_finite();
         self.run_batched(
@@ -239,11 +282,150 @@ impl Model {
                 Ok(())
             },
         )?;
-        let non_finite = self.take_non_finite();
-        if non_finite > 0 {
-            tracing::warn!("model {}: {non_finite} predicted value(s) were NaN or infinite ({} sequence(s))", self.spec.name, seqs.len());
+        Ok(self.finish_heights(acc, t, seqs.len()))
+    }
+
+    /// [`Model::heights`] where some sequences are others with one base substituted (the
+    /// ALT window of an SNV next to its REF window): `subs[s]` says sequence `s` is sequence
+    /// `of` with context position `pos` set to `base`. When the model has a fast path (see
+    /// [`super::fast_ism`]) each REF window's prefix runs once and serves both alleles: the
+    /// ALT views recompute only the positions the changed base reaches. Otherwise, or with
+    /// `--alt-path naive`, every sequence runs through the whole model. Same numbers either
+    /// way, to float32 rounding.
+    // `vi` indexes views: rows, view geometry and each query's bin ranges
+    #[allow(clippy::needless_range_loop)]
+    pub fn heights_with<S: AsRef<[u8]>>(&mut self, seqs: &[S], queries: &[Query], subs: &[Option<Substitution>]) -> Result<HeightsOut> {
+        use super::fast_ism::{alt_path, for_model, IsmPath};
+        let path = alt_path();
+        if subs.iter().all(Option::is_none) || path == IsmPath::Naive {
+            return self.heights(seqs, queries);
         }
-        Ok(HeightsOut { values: acc.chunks(t.max(1)).map(|c| c.to_vec()).collect(), non_finite })
+        if subs.len() != seqs.len() {
+            bail!("{} substitutions for {} sequences", subs.len(), seqs.len());
+        }
+        for (s, sub) in subs.iter().enumerate() {
+            if let Some(u) = sub {
+                let (of, p) = (u.of, u.pos);
+                let ok = of < seqs.len()
+                    && subs[of].is_none()
+                    && u.base < 4
+                    && p < seqs[s].as_ref().len()
+                    && seqs[s].as_ref().len() == seqs[of].as_ref().len()
+                    && seqs[s].as_ref()[p].to_ascii_uppercase() == b"ACGT"[u.base as usize]
+                    && seqs[s].as_ref().iter().zip(seqs[of].as_ref()).enumerate().all(|(i, (x, y))| i == p || x == y);
+                if !ok {
+                    bail!("sequence {s} is not sequence {of} with one base substituted at {p} (internal error)");
+                }
+            }
+        }
+        let fast = for_model(self);
+        let checked = match fast.as_ref() {
+            Ok(f) => f.alt_check(self).map(|d| (f, d)),
+            Err(why) => Err(format!("the model has no fast path: {why}")),
+        };
+        if !self.alt_path_logged.replace(true) {
+            match &checked {
+                Ok((_, d)) => tracing::info!(
+                    "model {}: SNV ALT windows reuse their REF window's activations (check batch: within {d:.1e} of the whole model)",
+                    self.spec.name
+                ),
+                Err(why) => tracing::info!("model {}: SNV ALT windows run through the whole model ({why})", self.spec.name),
+            }
+        }
+        let fast = match checked {
+            Ok((f, _)) => f,
+            Err(why) if path == IsmPath::Fast => bail!("model {}: --alt-path fast, but {why}", self.spec.name),
+            Err(_) => return self.heights(seqs, queries),
+        };
+        let geom = self.geometry();
+        let v = geom.views();
+        let l = geom.input_length as i64;
+        let t = self.n_targets();
+        // the sequences that run whole (REF windows), and each one's substituted copies
+        let base: Vec<usize> = (0..seqs.len()).filter(|&s| subs[s].is_none()).collect();
+        let mut derived: Vec<Vec<usize>> = vec![Vec::new(); seqs.len()];
+        for (s, sub) in subs.iter().enumerate() {
+            if let Some(u) = sub {
+                derived[u.of].push(s);
+            }
+        }
+        let base_seqs: Vec<&[u8]> = base.iter().map(|&s| seqs[s].as_ref()).collect();
+        let x = self.context_tokens(&base_seqs)?;
+        let (by_seq, ranges) = query_ranges(&geom, seqs.len(), queries)?;
+        let mut acc = vec![0f64; queries.len() * t];
+        self.take_non_finite();
+        let workers = if self.device() == Device::Cpu { super::engine::cpu_workers() } else { 1 };
+        let mut per = (self.batch_size() * workers / v).max(1);
+        let mut i = 0;
+        while i < base.len() {
+            let j = (i + per).min(base.len());
+            let refs = view_batch(&x, &geom, i * v, j * v);
+            // mutant rows: per substituted copy, per view whose window holds the changed base
+            // (a view that does not hold it is its REF view's output)
+            let (mut ri, mut pos, mut alt) = (Vec::new(), Vec::new(), Vec::new());
+            let mut ref_entries = Vec::new();
+            let mut ref_targets = Vec::new();
+            let mut mut_entries = Vec::new();
+            let mut mut_targets = Vec::new();
+            for (bi, &b) in base.iter().enumerate().take(j).skip(i) {
+                for vi in 0..v {
+                    let row = ((bi - i) * v + vi) as i64;
+                    for &q in &by_seq[b] {
+                        let (b0, b1) = ranges[q][vi];
+                        ref_entries.push((row, b0, b1));
+                        ref_targets.push(q);
+                    }
+                }
+                for &d in &derived[b] {
+                    let u = subs[d].expect("derived");
+                    for vi in 0..v {
+                        let row = ((bi - i) * v + vi) as i64;
+                        let (sh, rc) = geom.view(vi);
+                        let w = u.pos as i64 - sh as i64;
+                        let inside = (0..l).contains(&w);
+                        if inside {
+                            ri.push(row);
+                            pos.push(if rc { l - 1 - w } else { w });
+                            alt.push(if rc { 3 - u.base as i64 } else { u.base as i64 });
+                        }
+                        for &q in &by_seq[d] {
+                            let (b0, b1) = ranges[q][vi];
+                            if inside {
+                                mut_entries.push((ri.len() as i64 - 1, b0, b1));
+                                mut_targets.push(q);
+                            } else {
+                                ref_entries.push((row, b0, b1));
+                                ref_targets.push(q);
+                            }
+                        }
+                    }
+                }
+            }
+            let out = {
+                let _g = tch::no_grad_guard();
+                fast.refs_and_mutants(self, &refs, &ri, &pos, &alt)
+            };
+            let (ref_out, mut_out) = match out {
+                Ok(o) => o,
+                Err(e) if per > 1 && format!("{e:#}").contains("out of memory") => {
+                    per /= 2;
+                    tracing::warn!("model {}: out of memory on the fast path; {per} REF windows per batch", self.spec.name);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for (heads, entries, targets) in [(Some(&ref_out), &ref_entries, &ref_targets), (mut_out.as_ref(), &mut_entries, &mut_targets)] {
+                let Some(heads) = heads else { continue };
+                let sums = bin_sums(&heads.height, entries)?;
+                for (k, &q) in targets.iter().enumerate() {
+                    for o in 0..t {
+                        acc[q * t + o] += sums[k * t + o] / v as f64;
+                    }
+                }
+            }
+            i = j;
+        }
+        Ok(self.finish_heights(acc, t, seqs.len()))
     }
 
     /// The height head bin by bin for context-length sequences: (N, B, T), averaged over the

@@ -4,7 +4,7 @@
 //! allele replaced ([`alt_window`]: indels keep the window length and stay centred). Both
 //! go to the model in one request, next to each other, so that they share a batch, and are
 //! read with the same query (bins, views, heads, transform), so `ref_pred` equals `predict`.
-use super::service::{fetch_windows, plan_heights, Geometry, HeightsOut, Query};
+use super::service::{fetch_windows, plan_heights, Geometry, HeightsOut, Query, Substitution};
 use crate::genome::variants::{alt_window, Variant};
 use crate::genome::Fasta;
 use anyhow::Result;
@@ -17,6 +17,9 @@ pub struct VariantRequest {
     pub queries: Vec<Query>,
     /// per variant: (REF query, ALT query)
     pub pairs: Vec<(usize, usize)>,
+    /// per sequence: an SNV's ALT window as its REF window with one base substituted (what
+    /// lets the model reuse the REF window's activations), else None
+    pub subs: Vec<Option<Substitution>>,
 }
 
 /// Plan the REF and ALT windows of `variants` for a model of geometry `geom`.
@@ -33,12 +36,14 @@ pub fn plan_variants(fasta: &Fasta, geom: &Geometry, variants: &[Variant], cente
             Some(r) => r,
             None => {
                 req.seqs.extend(fetch_windows(fasta, std::slice::from_ref(&plan.windows[wi]), ctx)?);
+                req.subs.push(None);
                 placed[wi] = Some(req.seqs.len() - 1);
                 req.seqs.len() - 1
             }
         };
         debug_assert_eq!(&v.chrom, chrom);
         let alt = alt_window(fasta, v, &req.seqs[r], *start)?;
+        req.subs.push(Substitution::between(r, &req.seqs[r], &alt));
         req.seqs.push(alt);
         req.queries.push((r, interval));
         req.queries.push((req.seqs.len() - 1, interval));
@@ -55,17 +60,17 @@ pub struct VariantHeights {
     pub non_finite: u64,
 }
 
-/// Heights of the REF and ALT alleles of `variants` through one model; `run` is the model
-/// (`Model::heights`) or a request to the model worker.
+/// Heights of the REF and ALT alleles of `variants` through one model; `run(seqs, queries,
+/// subs)` is the model (`Model::heights_with`) or a request to the model worker.
 pub fn variant_heights(
     fasta: &Fasta,
     geom: &Geometry,
     variants: &[Variant],
     center_width: u64,
-    run: impl FnOnce(Vec<Vec<u8>>, Vec<Query>) -> Result<HeightsOut>,
+    run: impl FnOnce(Vec<Vec<u8>>, Vec<Query>, Vec<Option<Substitution>>) -> Result<HeightsOut>,
 ) -> Result<VariantHeights> {
     let req = plan_variants(fasta, geom, variants, center_width)?;
-    let out = run(req.seqs, req.queries)?;
+    let out = run(req.seqs, req.queries, req.subs)?;
     let mut h = VariantHeights { non_finite: out.non_finite, ..Default::default() };
     for &(r, a) in &req.pairs {
         h.ref_pred.push(out.values[r].clone());

@@ -272,12 +272,15 @@ bool conv_out_side(int64_t k, int64_t cin, int64_t cout, int64_t w, int64_t wn) 
 }
 
 // `in`: (N, wn, C) windows, one per read. `factor`: (N or 1, w, 1) or undefined.
-at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& factor) {
+// `native`: convolutions through the module's own convolution operator (oneDNN, cuDNN) rather
+// than the step's GEMM formulation: what whole references run with when their outputs are
+// reported themselves (variant REF windows), so they equal the naive forward's.
+at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& factor, bool native = false) {
   switch (st.op) {
     case Op::Conv: {
       const at::Tensor& x = in[0];
       int64_t n = x.size(0), w = out_width(st.reads[0].map, x.size(1));
-      if (st.wt.defined()) {
+      if (st.wt.defined() && !native) {
         int64_t k = st.weight.size(2), cin = x.size(2), cout = st.weight.size(0), wn = x.size(1);
         if (k > 1 && (st.form == 2 || (st.form == 0 && conv_out_side(k, cin, cout, w, wn)))) {
           auto z = at::mm(x.reshape({n * wn, cin}), st.wo);  // (n*wn, K*Cout)
@@ -300,15 +303,16 @@ at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& 
       }
       std::vector<int64_t> stride{st.stride}, pad{0}, dil{st.dilation}, opad{0};
       at::Tensor y;
+      auto xc = ncl(x);
       switch (st.conv_fn) {
         case ConvFn::Conv1d:
-          y = at::conv1d(ncl(x), st.weight, st.bias, stride, pad, dil, st.groups);
+          y = at::conv1d(xc, st.weight, st.bias, stride, pad, dil, st.groups);
           break;
         case ConvFn::Convolution:
-          y = at::convolution(ncl(x), st.weight, st.bias, stride, pad, dil, false, opad, st.groups);
+          y = at::convolution(xc, st.weight, st.bias, stride, pad, dil, false, opad, st.groups);
           break;
         case ConvFn::UnderscoreConvolution:
-          y = at::_convolution(ncl(x), st.weight, st.bias, stride, pad, dil, false, opad, st.groups, st.benchmark,
+          y = at::_convolution(xc, st.weight, st.bias, stride, pad, dil, false, opad, st.groups, st.benchmark,
                                st.deterministic, st.cudnn_enabled, st.allow_tf32);
           break;
       }
@@ -1219,14 +1223,21 @@ Buffer make_buffer(const at::Tensor& nlc) {
   return b;
 }
 
-std::unique_ptr<Refs> prepare(const Plan& plan, const at::Tensor& references) {
+std::unique_ptr<Refs> prepare(const Plan& plan, const at::Tensor& references, bool native) {
   auto refs = std::make_unique<Refs>();
   refs->n = references.size(0);
   refs->input_options = references.options();
   refs->padded.resize(plan.n_ref_slots);
   std::vector<at::Tensor> full(plan.vals.size());
   full[0] = references.permute({0, 2, 1});
-  for (const auto& st : plan.steps) {
+  // the last step that reads each value (cuts: past the end), so that whole-sequence
+  // activations are freed as soon as nothing needs them (peak memory, and fewer fresh pages)
+  std::vector<size_t> last_use(plan.vals.size(), 0);
+  for (size_t i = 0; i < plan.steps.size(); ++i)
+    for (const auto& r : plan.steps[i].reads) last_use[r.src] = std::max(last_use[r.src], i);
+  for (int c : plan.cuts) last_use[c] = plan.steps.size();
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& st = plan.steps[i];
     const PosVal& o = plan.vals[st.out];
     std::vector<at::Tensor> in;
     for (const auto& r : st.reads) {
@@ -1237,7 +1248,10 @@ std::unique_ptr<Refs> prepare(const Plan& plan, const at::Tensor& references) {
     }
     at::Tensor fw;
     if (st.factor.defined()) fw = st.factor.view({1, -1, 1});
-    full[st.out] = apply(st, in, fw);
+    full[st.out] = apply(st, in, fw, native);
+    in.clear();
+    for (const auto& r : st.reads)
+      if (last_use[r.src] == i) full[r.src] = at::Tensor();
   }
   for (int c : plan.cuts) refs->full.push_back(make_buffer(full[c]));
   return refs;
@@ -1304,13 +1318,14 @@ int peakscope_fastism_cuts(void* plan) { return int(static_cast<Plan*>(plan)->cu
 int64_t peakscope_fastism_bytes_per_mutant(void* plan) { return static_cast<Plan*>(plan)->bytes_per_mutant; }
 
 // Run the prefix over whole tensors for references (R, 4, L). Returns a handle or null.
-void* peakscope_fastism_prepare(void* plan, const at::Tensor* references, char* err, int err_len) {
+// `native` != 0: convolutions through the module's own operator (see `apply`).
+void* peakscope_fastism_prepare(void* plan, const at::Tensor* references, int native, char* err, int err_len) {
   try {
     at::NoGradGuard no_grad;
     auto* p = static_cast<Plan*>(plan);
     if (references->dim() != 3 || references->size(1) != 4 || references->size(2) != p->L0)
       throw std::runtime_error("references must be (R, 4, " + std::to_string(p->L0) + ")");
-    return prepare(*p, *references).release();
+    return prepare(*p, *references, native != 0).release();
   } catch (const std::exception& e) {
     copy_error(e, err, err_len);
     return nullptr;
@@ -1318,6 +1333,25 @@ void* peakscope_fastism_prepare(void* plan, const at::Tensor* references, char* 
 }
 
 void peakscope_fastism_free_refs(void* refs) { delete static_cast<Refs*>(refs); }
+
+// The cut tensors of the references themselves (what `forward` computes for them up to the
+// cuts), so that `peakscope_suffix` gives the references' outputs without a second pass.
+// Writes peakscope_fastism_cuts(plan) new tensors to outs.
+int peakscope_fastism_ref_cuts(void* plan, void* refs, at::Tensor** outs, char* err, int err_len) {
+  try {
+    auto* p = static_cast<Plan*>(plan);
+    auto* r = static_cast<Refs*>(refs);
+    for (size_t c = 0; c < p->cuts.size(); ++c) {
+      const Buffer& b = r->full[c];
+      auto t = b.rows.narrow(0, 0, b.base).view({r->n, b.lp, b.rows.size(1)});
+      outs[c] = new at::Tensor(ncl(t));
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    copy_error(e, err, err_len);
+    return -1;
+  }
+}
 
 // The cut tensors of a batch of mutants: mutant i is reference ref_idx[i] with position
 // pos[i] set to one-hot alt[i]. Writes peakscope_fastism_cuts(plan) new tensors to outs.
