@@ -86,4 +86,31 @@ for p in fp32 tf32 fp16 bf16; do
   t1=$(date +%s.%N)
   python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'predict cuda $p: 20000 regions in {s:.2f} s = {20000/s:.0f} regions/s (process start, FASTA reads and model load included)')" $t0 $t1
 done
+step "variant scoring (issue 14): 5,000 SNVs, CUDA fp32, ALT windows through the whole model vs from the REF activations"
+python3 - "$W" <<'PY'
+import sys, random
+w = sys.argv[1]
+seq = "".join(l.strip() for l in open(f"{w}/g.fa") if not l.startswith(">"))
+rng = random.Random(5)
+sites = sorted(rng.sample(range(1000, len(seq) - 1000), 5000))
+with open(f"{w}/v.vcf", "w") as f:
+    f.write(f"##fileformat=VCFv4.2\n##contig=<ID=chr1,length={len(seq)}>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    for p in sites:
+        r = seq[p - 1]
+        f.write(f"chr1\t{p}\t.\t{r}\t{rng.choice([b for b in 'ACGT' if b != r])}\t.\t.\t.\n")
+PY
+printf '[genome]\nfasta = "g.fa"\n[[models]]\nname = "basset"\npath = "basset.pt"\ninput_length = 1344\n' > "$W/v.toml"
+for ap in naive auto; do
+  t0=$(date +%s.%N)
+  "$B" variants --config "$W/v.toml" --vcf "$W/v.vcf" --device cuda --batch-size 1024 --alt-path $ap -o "$W/scores_$ap.tsv" 2>&1 | grep -E "^variants:|SNV ALT"
+  t1=$(date +%s.%N)
+  python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'variants cuda --alt-path $ap: 5000 SNVs in {s:.2f} s = {5000/s:.0f} variants/s (whole command)')" $t0 $t1
+done
+python3 - "$W" <<'PY'
+import sys, csv
+w = sys.argv[1]
+rows = lambda p: [(float(r["ref_pred"]), float(r["alt_pred"])) for r in csv.DictReader(open(p), delimiter="\t")]
+a, b = rows(f"{w}/scores_auto.tsv"), rows(f"{w}/scores_naive.tsv")
+print(f"auto vs naive: {len(a)} rows, max relative difference {max(abs(x - y) / max(abs(y), 1e-30) for u, v in zip(a, b) for x, y in zip(u, v)):.1e}")
+PY
 echo done
