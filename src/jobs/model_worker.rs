@@ -213,7 +213,7 @@ fn worker_main(specs: Vec<ModelSpec>, device: Device, precision: Precision, rx: 
                 let _ = reply.send(ModelEvent::Predicted { job, result });
             }
             ModelRequest::Heights { job, model, seqs, queries, subs, reply } => {
-                let result = serve(&mut models, model, |m| if subs.is_empty() { m.heights(&seqs, &queries) } else { m.heights_with(&seqs, &queries, &subs) });
+                let result = serve(&mut models, model, |m| m.heights_with(&seqs, &queries, &subs));
                 let _ = reply.send(ModelEvent::Heights { job, result });
             }
             ModelRequest::Profiles { job, model, seqs, reply } => {

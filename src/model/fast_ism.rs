@@ -47,6 +47,15 @@ impl IsmPath {
         }
     }
 
+    /// The path stored as `p as u8` (the process-wide settings below).
+    fn from_code(c: u8) -> Self {
+        match c {
+            1 => IsmPath::Fast,
+            2 => IsmPath::Naive,
+            _ => IsmPath::Auto,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             IsmPath::Auto => "auto",
@@ -64,11 +73,7 @@ pub fn set_default_path(p: IsmPath) {
 }
 
 pub fn default_path() -> IsmPath {
-    match DEFAULT_PATH.load(Ordering::Relaxed) {
-        1 => IsmPath::Fast,
-        2 => IsmPath::Naive,
-        _ => IsmPath::Auto,
-    }
+    IsmPath::from_code(DEFAULT_PATH.load(Ordering::Relaxed))
 }
 
 static ALT_PATH: AtomicU8 = AtomicU8::new(0);
@@ -81,11 +86,7 @@ pub fn set_alt_path(p: IsmPath) {
 }
 
 pub fn alt_path() -> IsmPath {
-    match ALT_PATH.load(Ordering::Relaxed) {
-        1 => IsmPath::Fast,
-        2 => IsmPath::Naive,
-        _ => IsmPath::Auto,
-    }
+    IsmPath::from_code(ALT_PATH.load(Ordering::Relaxed))
 }
 
 extern "C" {
@@ -247,9 +248,9 @@ impl FastIsm {
     }
 
     /// [`FastIsm::prepare`]; `native`: convolutions through the module's own operator
-    /// (oneDNN/cuDNN, as the naive forward runs them: faster on whole sequences, and the
-    /// references' own outputs equal the naive forward's). For references whose outputs are
-    /// reported themselves (variant REF windows).
+    /// (oneDNN/cuDNN, as the naive forward runs them: faster on whole sequences). For
+    /// references whose outputs are reported themselves (variant REF windows); they agree
+    /// with the naive forward to float32 rounding, which [`FastModel::alt_check`] bounds.
     pub fn prepare_with(&self, references: &Tensor, native: bool) -> Result<FastRefs> {
         let mut err = err_buf();
         let references = references.to_kind(Kind::Float);
@@ -492,34 +493,23 @@ impl FastModel {
             check()?;
             let j = (i + bs).min(m);
             let chunk = (j - i).div_ceil(workers);
-            let outs: Vec<(usize, i64, Result<Vec<Sendable>>)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = refs
-                    .iter_mut()
-                    .enumerate()
-                    .filter(|(w, _)| i + w * chunk < j)
-                    .map(|(w, slot)| {
-                        let (a, b) = (i + w * chunk, (i + (w + 1) * chunk).min(j));
-                        let (ri, p, alt_rows) = rows.of(pos, alt, a, b);
-                        let n_rows = ri.size()[0];
-                        let references = references.shallow_clone();
-                        let handle = scope.spawn(move || -> Result<Vec<Sendable>> {
-                            tch::set_num_threads(threads_each);
-                            let _g = tch::no_grad_guard();
-                            if slot.is_none() {
-                                *slot = Some(self.prepare(&references)?);
-                            }
-                            let r = slot.as_ref().unwrap();
-                            self.members.iter().zip(r).map(|(f, r)| f.forward(r, &ri, &p, &alt_rows).map(Sendable)).collect()
-                        });
-                        (a, n_rows, handle)
-                    })
-                    .collect();
-                handles.into_iter().map(|(a, n, h)| (a, n, h.join().unwrap_or_else(|_| Err(anyhow!("a fast-ISM worker panicked"))))).collect()
+            let mut placed = Vec::new();
+            let mut items = Vec::new();
+            for (w, slot) in refs.iter_mut().enumerate().filter(|(w, _)| i + w * chunk < j) {
+                let (a, b) = (i + w * chunk, (i + (w + 1) * chunk).min(j));
+                let (ri, p, alt_rows) = rows.of(pos, alt, a, b);
+                placed.push((a, ri.size()[0]));
+                items.push((slot, references.shallow_clone(), [ri, p, alt_rows]));
+            }
+            let outs = on_threads(items, threads_each, |(slot, references, [ri, p, alt_rows])| {
+                if slot.is_none() {
+                    *slot = Some(self.prepare(&references)?);
+                }
+                let r = slot.as_ref().unwrap();
+                self.members.iter().zip(r).map(|(f, r)| f.forward(r, &ri, &p, &alt_rows).map(Sendable)).collect()
             });
-            for (a, n_rows, out) in outs {
-                let mut outs: Vec<Option<IValue>> = out?.into_iter().map(|s| Some(s.0)).collect();
-                let heads = model.heads_via(n_rows, |mi| outs[mi].take().ok_or_else(|| anyhow!("fast ISM: file {mi} has no output")))?;
-                sink(a * v, heads)?;
+            for ((a, n_rows), out) in placed.into_iter().zip(outs) {
+                sink(a * v, heads_of_outputs(model, n_rows, out?)?)?;
             }
             i = j;
         }
@@ -590,7 +580,7 @@ impl FastModel {
     /// row `ref_idx[k]` with window position `pos[k]` set to one-hot base `alt[k]` (0..4 = A C
     /// G T). Returns (R rows, M rows; None when there are no mutants). On a multi-core CPU the
     /// references are split between threads as the naive path's replicas split batches.
-    pub fn refs_and_mutants(&self, model: &Model, references: &Tensor, ref_idx: &[i64], pos: &[i64], alt: &[i64]) -> Result<(HeadOut, Option<HeadOut>)> {
+    pub(crate) fn refs_and_mutants(&self, model: &Model, references: &Tensor, ref_idx: &[i64], pos: &[i64], alt: &[i64]) -> Result<(HeadOut, Option<HeadOut>)> {
         let r = references.size()[0] as usize;
         let m = ref_idx.len();
         if pos.len() != m || alt.len() != m {
@@ -634,29 +624,14 @@ impl FastModel {
         } else {
             let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             let threads_each = (cores / inputs.len()).max(1) as i32;
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = inputs
-                    .into_iter()
-                    .map(|(refs, muts)| {
-                        let run_part = &run_part;
-                        scope.spawn(move || {
-                            tch::set_num_threads(threads_each);
-                            let _g = tch::no_grad_guard();
-                            run_part(refs, muts)
-                        })
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a fast-path worker panicked")))).collect()
-            })
+            on_threads(inputs, threads_each, |(r, m)| run_part(r, m))
         };
         let (mut ref_heads, mut mut_heads) = (Vec::new(), Vec::new());
         for ((a, b, ks), out) in parts.iter().zip(outs) {
             let (ro, mo) = out?;
-            let mut ro: Vec<Option<IValue>> = ro.into_iter().map(|s| Some(s.0)).collect();
-            ref_heads.push(model.heads_via((b - a) as i64, |mi| ro[mi].take().ok_or_else(|| anyhow!("fast path: file {mi} has no output")))?);
+            ref_heads.push(heads_of_outputs(model, (b - a) as i64, ro)?);
             if !ks.is_empty() {
-                let mut mo: Vec<Option<IValue>> = mo.into_iter().map(|s| Some(s.0)).collect();
-                mut_heads.push(model.heads_via(ks.len() as i64, |mi| mo[mi].take().ok_or_else(|| anyhow!("fast path: file {mi} has no output")))?);
+                mut_heads.push(heads_of_outputs(model, ks.len() as i64, mo)?);
             }
         }
         let cat = |v: Vec<HeadOut>| -> HeadOut {
@@ -727,6 +702,31 @@ impl ViewRows {
 
 /// A model output handed from a worker thread to the caller.
 struct Sendable(IValue);
+
+/// `f` on each item, each on its own thread with `threads_each` intra-op threads and without
+/// gradients (the CPU split of the fast paths); results in item order, a panic as an error.
+fn on_threads<T: Send, R: Send>(items: Vec<T>, threads_each: i32, f: impl Fn(T) -> Result<R> + Sync) -> Vec<Result<R>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| {
+                let f = &f;
+                scope.spawn(move || {
+                    tch::set_num_threads(threads_each);
+                    let _g = tch::no_grad_guard();
+                    f(item)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a fast-ISM worker panicked")))).collect()
+    })
+}
+
+/// The heads of `n` rows from the per-file outputs a worker thread computed.
+fn heads_of_outputs(model: &Model, n: i64, outs: Vec<Sendable>) -> Result<HeadOut> {
+    let mut outs: Vec<Option<IValue>> = outs.into_iter().map(|s| Some(s.0)).collect();
+    model.heads_via(n, |mi| outs[mi].take().ok_or_else(|| anyhow!("fast ISM: file {mi} has no output")))
+}
 
 // SAFETY: libtorch values are reference-counted atomically; the worker hands its output over
 // and keeps no reference to it.

@@ -262,19 +262,11 @@ pub fn run(cfg: ProjectConfig, device: &str, session: Option<export::Session>) -
         }
         Ok(app)
     });
-    let mut app = match prepared {
-        Ok(app) => app,
+    let (mut app, guard) = match prepared.and_then(|app| Ok((app, term::TerminalGuard::enter(&log_path())?))) {
+        Ok(opened) => opened,
         Err(e) => {
             // no models are started for a UI that never opened (`go` goes first, so the model
             // thread does not wait for it); every thread is joined
-            drop(go);
-            drop(services);
-            return Err(e);
-        }
-    };
-    let guard = match term::TerminalGuard::enter(&log_path()) {
-        Ok(g) => g,
-        Err(e) => {
             drop(go);
             drop(services);
             return Err(e);

@@ -274,7 +274,8 @@ bool conv_out_side(int64_t k, int64_t cin, int64_t cout, int64_t w, int64_t wn) 
 // `in`: (N, wn, C) windows, one per read. `factor`: (N or 1, w, 1) or undefined.
 // `native`: convolutions through the module's own convolution operator (oneDNN, cuDNN) rather
 // than the step's GEMM formulation: what whole references run with when their outputs are
-// reported themselves (variant REF windows), so they equal the naive forward's.
+// reported themselves (variant REF windows): faster on whole sequences, and the arithmetic
+// the naive forward uses.
 at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& factor, bool native = false) {
   switch (st.op) {
     case Op::Conv: {
@@ -303,16 +304,15 @@ at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& 
       }
       std::vector<int64_t> stride{st.stride}, pad{0}, dil{st.dilation}, opad{0};
       at::Tensor y;
-      auto xc = ncl(x);
       switch (st.conv_fn) {
         case ConvFn::Conv1d:
-          y = at::conv1d(xc, st.weight, st.bias, stride, pad, dil, st.groups);
+          y = at::conv1d(ncl(x), st.weight, st.bias, stride, pad, dil, st.groups);
           break;
         case ConvFn::Convolution:
-          y = at::convolution(xc, st.weight, st.bias, stride, pad, dil, false, opad, st.groups);
+          y = at::convolution(ncl(x), st.weight, st.bias, stride, pad, dil, false, opad, st.groups);
           break;
         case ConvFn::UnderscoreConvolution:
-          y = at::_convolution(xc, st.weight, st.bias, stride, pad, dil, false, opad, st.groups, st.benchmark,
+          y = at::_convolution(ncl(x), st.weight, st.bias, stride, pad, dil, false, opad, st.groups, st.benchmark,
                                st.deterministic, st.cudnn_enabled, st.allow_tf32);
           break;
       }
