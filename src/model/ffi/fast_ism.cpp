@@ -126,7 +126,7 @@ struct Step {
   bool benchmark = false, deterministic = false, cudnn_enabled = true, allow_tf32 = true;
   // pooling
   int64_t kernel = 1;
-  at::Tensor factor;  // average pooling: 1 / divisor per output position, when not all k
+  at::Tensor divisor;  // average pooling: the divisor per output position, when not all k
   // resample
   int64_t step = 1;
   mutable torch::jit::Operation operation = nullptr;
@@ -271,12 +271,12 @@ bool conv_out_side(int64_t k, int64_t cin, int64_t cout, int64_t w, int64_t wn) 
   return k > 1 && out_side < in_side;
 }
 
-// `in`: (N, wn, C) windows, one per read. `factor`: (N or 1, w, 1) or undefined.
+// `in`: (N, wn, C) windows, one per read. `divisor`: (N or 1, w, 1) or undefined.
 // `native`: convolutions through the module's own convolution operator (oneDNN, cuDNN) rather
 // than the step's GEMM formulation: what whole references run with when their outputs are
 // reported themselves (variant REF windows): faster on whole sequences, and the arithmetic
 // the naive forward uses.
-at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& factor, bool native = false) {
+at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& divisor, bool native = false) {
   switch (st.op) {
     case Op::Conv: {
       const at::Tensor& x = in[0];
@@ -333,7 +333,8 @@ at::Tensor apply(const Step& st, std::vector<at::Tensor>& in, const at::Tensor& 
           y = st.op == Op::MaxPool ? at::maximum(y, v) : y + v;
         }
         if (st.op == Op::AvgPool) {
-          y = factor.defined() ? y * factor.to(y.scalar_type()) : y / double(st.kernel);
+          // summed in window order and divided, as PyTorch's pooling kernels do
+          y = divisor.defined() ? y / divisor.to(y.scalar_type()) : y / double(st.kernel);
         } else if (st.kernel == 1) {
           y = y.clone();
         }
@@ -490,8 +491,8 @@ Built build_pool(Analysis& an, Node* n, bool max) {
 }
 
 // Average pooling divides by the number of positions each window holds (padding included
-// or not, windows cut by ceil mode): the windowed computation divides by k, so keep k/d.
-at::Tensor avg_factor(Node* n, Analysis& an, int64_t L, int64_t Lout) {
+// or not, windows cut by ceil mode): the windowed computation divides by k unless told.
+at::Tensor avg_divisor(Node* n, Analysis& an, int64_t L, int64_t Lout) {
   auto ins = n->inputs();
   int64_t k = single(an.val.at(ins[1]), "kernel_size", 1);
   int64_t s = single(an.val.at(ins[2]), "stride", k);
@@ -506,7 +507,7 @@ at::Tensor avg_factor(Node* n, Analysis& an, int64_t L, int64_t Lout) {
     h0 = std::max<int64_t>(h0, 0);
     h1 = std::min(h1, L);
     int64_t d = include_pad ? pool : (h1 - h0);
-    f[j] = d > 0 ? 1.0 / double(d) : 0.0;
+    f[j] = d > 0 ? double(d) : 1.0;  // no position: a sum of padding, 0
     if (d != k) any = true;
   }
   if (!any) return at::Tensor();
@@ -664,7 +665,7 @@ void self_check(const Step& st, std::vector<at::Tensor> full_inputs, const at::T
     auto p = (r.pl || r.pr) ? at::constant_pad_nd(x, {0, 0, r.pl, r.pr}, r.map.fill) : x;
     in.push_back(p.narrow(1, r.map.a + r.pl, (Lout - 1) * r.map.s + r.map.span));
   }
-  auto got = ncl(apply(st, in, st.factor));
+  auto got = ncl(apply(st, in, st.divisor));
   if (got.sizes() != expect.sizes())
     throw Unsupported("windowed " + st.label + " gives shape " + c10::str(got.sizes()) + " instead of " + c10::str(expect.sizes()));
   auto e = expect.to(at::kDouble), g = got.to(at::kDouble);
@@ -892,8 +893,8 @@ void analyse(Plan& plan, const std::shared_ptr<torch::jit::Graph>& graph, std::s
       r.src = an.pos_index.at(b.pos_inputs[i]);
     }
     if (b.step.op == Op::AvgPool) {
-      b.step.factor = avg_factor(n, an, full_inputs[0].size(2), Lout);
-      if (b.step.factor.defined()) b.step.factor = b.step.factor.to(plan.device).view({1, -1, 1});
+      b.step.divisor = avg_divisor(n, an, full_inputs[0].size(2), Lout);
+      if (b.step.divisor.defined()) b.step.divisor = b.step.divisor.to(plan.device).view({1, -1, 1});
     }
     try {
       self_check(b.step, full_inputs, out.toTensor(), Lout);
@@ -901,7 +902,7 @@ void analyse(Plan& plan, const std::shared_ptr<torch::jit::Graph>& graph, std::s
       mark_global(e.what());
       continue;
     }
-    if (b.step.factor.defined()) b.step.factor = b.step.factor.view({-1});
+    if (b.step.divisor.defined()) b.step.divisor = b.step.divisor.view({-1});
     PosVal pv;
     pv.v = n->output();
     pv.channels = out.toTensor().size(1);
@@ -1200,9 +1201,9 @@ std::vector<at::Tensor> run_windows(const Plan& plan, Refs& refs, const at::Tens
       in.push_back(materialise(plan, r, win, r.refs_slot >= 0 ? &refs.padded[r.refs_slot] : nullptr, ref_idx, pos, rows, pos_h));
     at::Tensor fw;
     const PosVal& o = plan.vals[st.out];
-    if (st.factor.defined()) {
+    if (st.divisor.defined()) {
       auto idx = o.start_t.index_select(0, pos).unsqueeze(1) + at::arange(o.width, pos.options()).unsqueeze(0);
-      fw = st.factor.index({idx}).unsqueeze(2);  // (n, w, 1)
+      fw = st.divisor.index({idx}).unsqueeze(2);  // (n, w, 1)
     }
     win[st.out] = apply(st, in, fw);
   }
@@ -1247,7 +1248,7 @@ std::unique_ptr<Refs> prepare(const Plan& plan, const at::Tensor& references, bo
       in.push_back(p.narrow(1, r.map.a + r.pl, (o.length - 1) * r.map.s + r.map.span));
     }
     at::Tensor fw;
-    if (st.factor.defined()) fw = st.factor.view({1, -1, 1});
+    if (st.divisor.defined()) fw = st.divisor.view({1, -1, 1});
     full[st.out] = apply(st, in, fw, native);
     in.clear();
     for (const auto& r : st.reads)
