@@ -240,11 +240,17 @@ fn prefix_stops_at_attention() {
 
 #[test]
 fn unsupported_graphs_fall_back_and_say_why() {
-    for (name, l, why) in [("reflect_scripted", 100, "reflect"), ("lstm_scripted", 100, "transpose")] {
+    // the graph analysis refuses the first two; the third (a sum over the batch) has a
+    // prefix, but the check against the naive forward refuses it
+    for (name, l, why) in [("reflect_scripted", 100, "reflect"), ("lstm_scripted", 100, "transpose"), ("batchmix_traced", 120, "other sequences in its batch")]
+    {
         let module = CModule::load(model_path(name)).unwrap();
-        let err = FastIsm::from_module(&module, l, Device::Cpu).err().unwrap_or_else(|| panic!("{name} should have no fast path"));
-        let msg = format!("{err:#}");
-        assert!(msg.contains(why), "{name}: {msg}");
+        if let Err(err) = FastIsm::from_module(&module, l, Device::Cpu) {
+            let msg = format!("{err:#}");
+            assert!(msg.contains(why), "{name}: {msg}");
+        } else {
+            assert_eq!(name, "batchmix_traced", "{name} should have no fast path");
+        }
         // and run_ism takes the naive path (auto) or refuses (fast)
         let mut m = Model::load(spec(&model_path(name), l), Device::Cpu, Precision::F32).unwrap();
         let plan = IsmPlan::from_sequence(&Rng::new(3).dna(l), (0, 4));
@@ -342,7 +348,10 @@ fn run_ism_agreement_with(spec: ModelSpec, positions: impl Fn(u32) -> bool, exac
             d / scale,
             d / delta_scale
         );
-        assert!(d / delta_scale < 1e-3, "{}: fast deltas differ by {:.2e} of the largest delta", m.spec.name, d / delta_scale);
+        // (where substitutions barely move the outputs, rounding of the outputs is most of a
+        // delta: there the bound of the largest prediction, checked by the callers, applies)
+        let tiny = delta_scale < 1e-3 * scale;
+        assert!(d / delta_scale < 1e-3 || tiny, "{}: fast deltas differ by {:.2e} of the largest delta", m.spec.name, d / delta_scale);
         if let (Some(height), 0) = (exact, shifts) {
             let truth = f64_deltas(&m.spec.path, &plan, rc, height);
             let err = |x: &[f64]| x.iter().zip(&truth).fold(0f64, |a, (x, t)| a.max((x - t).abs()));
@@ -418,6 +427,15 @@ fn pooling_and_chrombpnet_deltas_through_run_ism() {
     };
     let w = run_ism_agreement_with(s, |p| !(20..376).contains(&p) || (190..200).contains(&p), Some(&counts));
     assert!(w <= 5.0 * TOL, "chrombpnet: {w:.2e}");
+}
+
+#[test]
+fn tiny_deltas_take_the_fast_path() {
+    // outputs ~1 moved by ~1e-5 per substitution: fp32 rounding of the outputs is a large
+    // share of each delta, which must not make the check refuse the fast path
+    let first = |v: &IValue| tensors(v).remove(0);
+    let w = run_ism_agreement_with(spec(&model_path("tiny_scripted"), 200), |p| !(10..190).contains(&p) || (95..105).contains(&p), Some(&first));
+    assert!(w <= TOL, "tiny: {w:.2e}");
 }
 
 #[test]

@@ -179,6 +179,43 @@ class Reflect(nn.Module):
         return self.out(F.relu(self.c(x)).mean(dim=2))
 
 
+class BatchMix(nn.Module):
+    """Position-local convolutions, then a sum over the whole batch: one sequence's output
+    depends on the others in its batch (no per-sequence ISM; the fast path must refuse)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 8, 5, padding=2)
+        self.c2 = nn.Conv1d(8, 8, 3)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        x = F.relu(self.c1(x))
+        x = x + x.sum()
+        x = F.relu(self.c2(x))
+        return self.out(x.mean(dim=2))
+
+
+class TinyDeltas(nn.Module):
+    """Large activations (a first convolution with tiny weights and a large bias) that single
+    substitutions move by ~1e-6 of the outputs: fp32 rounding of the activations is a large
+    share of each delta (the fast path must still be taken)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(4, 16, 7, padding=3)
+        self.c2 = nn.Conv1d(16, 16, 3, dilation=2, padding=2)
+        self.out = nn.Linear(16, 2)
+        with torch.no_grad():
+            self.c1.weight.mul_(1e-3)
+            self.c1.bias.uniform_(4.0, 6.0)
+
+    def forward(self, x):
+        x = F.relu(self.c1(x))
+        x = x + F.relu(self.c2(x))
+        return self.out(x.mean(dim=2))
+
+
 class Recurrent(nn.Module):
     """An LSTM over the one-hot input: global from the first operation."""
 
@@ -209,6 +246,8 @@ def main():
         ("attention_scripted", Attention(), 120, "script"),
         ("reflect_scripted", Reflect(), 100, "script"),
         ("lstm_scripted", Recurrent(), 100, "script"),
+        ("batchmix_traced", BatchMix(), 120, "trace"),
+        ("tiny_scripted", TinyDeltas(), 200, "script"),
     ]
     for name, m, length, how in specs:
         randomize_bn(m, g)
