@@ -408,14 +408,15 @@ impl FastModel {
                 return Ok(Err("the model's outputs on the check batch are not finite".into()));
             }
             let delta = (&naive - &base).abs().max().double_value(&[]);
-            let allowed = (delta_share * delta + output_share * naive.abs().max().double_value(&[])).max(1e-30);
+            let out_max = naive.abs().max().double_value(&[]);
+            let allowed = (delta_share * delta + output_share * out_max).max(1e-30);
             let h = n / 2;
             let halves = Tensor::cat(&[model.forward_heads(&mutants.narrow(0, 0, h))?.height, model.forward_heads(&mutants.narrow(0, h, n - h))?.height], 0);
             let batch_diff = (&halves - &naive).abs().max().double_value(&[]);
             if batch_diff.is_nan() || batch_diff > allowed {
                 return Ok(Err(format!(
                     "the model's output for a sequence depends on the other sequences in its batch (a check batch run in two halves differs by {:.2e} of the largest output; an operation across the batch axis?), so ISM deltas depend on how mutants are batched",
-                    batch_diff / naive.abs().max().double_value(&[]).max(1e-30)
+                    batch_diff / out_max.max(1e-30)
                 )));
             }
             let refs = self.prepare(&reference)?;
@@ -426,7 +427,7 @@ impl FastModel {
                 return Ok(Err(format!(
                     "the fast path differs from the naive one on a check batch by {:.2e} of the largest delta ({:.2e} of the largest output), more than {delta_share:.0e} of the delta plus {output_share:.0e} of the output",
                     diff / delta.max(1e-30),
-                    diff / naive.abs().max().double_value(&[]).max(1e-30)
+                    diff / out_max.max(1e-30)
                 )));
             }
             Ok(Ok(()))
